@@ -1,0 +1,5 @@
+"""``python -m tracesite``."""
+
+from tracesite.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Built-in tracesite themes (templates and static assets), shipped inside the wheel."""
