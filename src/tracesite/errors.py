@@ -28,6 +28,8 @@ class TracesiteError(Exception):
         return self
 
     def __str__(self) -> str:
+        if self.path and self.address.isdigit():  # a line number: "content/run3.md:4: message"
+            return f"{self.path}:{self.address}: {self.message}"
         parts = [p for p in (self.path, self.address) if p]
         parts.append(self.message)
         return ": ".join(parts)

@@ -1,0 +1,104 @@
+"""Find the content of a project: trace files, notes, standalone pages, static files (sorted)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+# Files copied into the site as they are (images for notes, PDFs...).
+STATIC_SUFFIXES = frozenset(
+    ".png .jpg .jpeg .gif .svg .webp .avif .ico .pdf .css .js .mp4 .webm .woff .woff2 .csv".split()
+)
+# Suffixes stripped from a trace file's name to make its slug (formats come from content).
+TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt", ".sse", ".npz", ".log")
+# Editor droppings and OS files never read.
+_IGNORED = re.compile(r"^(\..*|.*~|#.*#|.*\.swp|.*\.swx|.*\.tmp|4913|Thumbs\.db|desktop\.ini)$")
+
+
+@dataclass(frozen=True)
+class TraceSource:
+    """A trace file under content/ and the note beside it, if any."""
+
+    path: Path
+    rel: str  # posix path under content/
+    slug: str  # "evals/run1" for content/evals/run1.json
+    section: str  # first folder under content/, "" at the top
+    note: Path | None = None
+
+
+@dataclass
+class Content:
+    traces: list[TraceSource] = field(default_factory=list)
+    pages: list[tuple[Path, str]] = field(default_factory=list)  # (path, rel)
+    static: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def slugify(part: str) -> str:
+    """A URL-safe slug component: lowercase, unsafe runs become '-'."""
+    s = re.sub(r"[^\w.-]+", "-", part.strip().lower()).strip("-.")
+    return s or "untitled"
+
+
+def trace_slug(rel: str) -> str:
+    p = PurePosixPath(rel)
+    name = p.name
+    changed = True
+    while changed:
+        changed = False
+        for suf in TRACE_SUFFIXES:
+            if name.lower().endswith(suf) and len(name) > len(suf):
+                name = name[: -len(suf)]
+                changed = True
+    parts = [slugify(x) for x in p.parent.parts] + [slugify(name)]
+    return "/".join(parts)
+
+
+def discover(content_dir: Path) -> Content:
+    """Walk ``content_dir`` in sorted order; pair ``foo.md`` with ``foo.<ext>`` trace files."""
+    result = Content()
+    if not content_dir.is_dir():
+        return result
+    files: list[Path] = []
+    for path in sorted(content_dir.rglob("*")):
+        rel_parts = path.relative_to(content_dir).parts
+        if any(_IGNORED.match(part) for part in rel_parts) or not path.is_file():
+            continue
+        files.append(path)
+    notes = {p for p in files if p.suffix.lower() == ".md"}
+    trace_files = [p for p in files if p not in notes and p.suffix.lower() not in STATIC_SUFFIXES]
+    notes_by_dir: dict[Path, list[Path]] = {}
+    for note in sorted(notes):
+        notes_by_dir.setdefault(note.parent, []).append(note)
+    paired: set[Path] = set()
+    for path in trace_files:
+        rel = path.relative_to(content_dir).as_posix()
+        note = _note_for(path, notes_by_dir.get(path.parent, []))
+        if note is not None:
+            paired.add(note)
+        parts = PurePosixPath(rel).parts
+        result.traces.append(
+            TraceSource(
+                path=path,
+                rel=rel,
+                slug=trace_slug(rel),
+                section=parts[0] if len(parts) > 1 else "",
+                note=note,
+            )
+        )
+    for note in sorted(notes - paired):
+        result.pages.append((note, note.relative_to(content_dir).as_posix()))
+    for path in files:
+        if path.suffix.lower() in STATIC_SUFFIXES:
+            result.static.append((path, path.relative_to(content_dir).as_posix()))
+    return result
+
+
+def _note_for(trace: Path, notes: list[Path]) -> Path | None:
+    """``run1.md`` is the note of ``run1.json``, ``run1.sse.txt``... (the longest stem wins)."""
+    best: Path | None = None
+    for note in notes:
+        stem = note.name[:-3]
+        if trace.name.startswith(stem + ".") and (best is None or len(stem) > len(best.name) - 3):
+            best = note
+    return best

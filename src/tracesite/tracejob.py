@@ -1,0 +1,188 @@
+"""The per-file work of a build: read a trace file, render its heatmaps, cache the result.
+
+Runs in worker processes (or in-process for small builds). The cache is keyed by the file's bytes,
+the renderer version and the heatmap options, so a hit is never stale; deleting
+``.tracesite-cache/`` is always safe. A hit costs one hash and one small JSON read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tracesite.errors import TracesiteError, TraceReadError
+from tracesite.formats import read_bytes
+from tracesite.model import Trace
+from tracesite.options import HeatmapOptions
+
+#: Bump when rendered output changes shape, so old cache entries are never reused.
+RENDER_VERSION = "1"
+MAX_MARKS = 200  # low-confidence links listed beside a heatmap
+
+
+def _pkg_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "0"
+
+
+RENDER_KEY = f"{RENDER_VERSION}/{_pkg_version('tracesite')}/{_pkg_version('bokeh')}"
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    """What the build needs of one trace besides its page fragments (small, picklable)."""
+
+    index: int
+    n_in_file: int
+    format: str
+    model: str | None
+    created: str | None
+    finish_reason: str | None
+    prompt: str | None
+    extra: dict[str, Any]
+    stats: dict[str, Any]  # TraceStats.as_dict() without "text"
+    mean_entropy: float | None
+    excerpt: str
+    sparkline: str  # SVG polyline points
+    low_confidence: list[int]  # 1-based positions, at most MAX_MARKS
+    n_low_confidence: int
+
+
+@dataclass(frozen=True)
+class FileResult:
+    rel: str
+    key: str
+    summaries: list[TraceSummary]
+    error: TracesiteError | None = None
+    cached: bool = False
+
+
+def cache_key(data: bytes, options: HeatmapOptions) -> str:
+    h = hashlib.sha256(data)
+    h.update(RENDER_KEY.encode())
+    h.update(repr(options).encode())
+    return h.hexdigest()[:40]
+
+
+def sparkline_points(p: np.ndarray, width: int = 120, height: int = 24) -> str:
+    """Mean p over up to ``width // 2`` buckets as SVG polyline points (unknown p left out)."""
+    n = len(p)
+    if n == 0:
+        return ""
+    buckets = max(1, min(width // 2, n))
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    pts = []
+    for b in range(buckets):
+        chunk = p[edges[b] : max(edges[b + 1], edges[b] + 1)]
+        chunk = chunk[~np.isnan(chunk)]
+        if len(chunk) == 0:
+            continue
+        x = (b + 0.5) * width / buckets
+        y = height - 1 - float(chunk.mean()) * (height - 2)
+        pts.append(f"{x:.1f},{y:.1f}")
+    return " ".join(pts)
+
+
+def summarise(trace: Trace, n_in_file: int, options: HeatmapOptions) -> TraceSummary:
+    ps = trace.position_stats
+    stats = trace.stats.as_dict()
+    text = stats.pop("text")
+    low = np.flatnonzero(ps.p < options.low_confidence)  # NaN (unknown) compares False
+    ent = ps.entropy[~np.isnan(trace.logprobs)]
+    m = trace.meta
+    return TraceSummary(
+        index=m.index,
+        n_in_file=n_in_file,
+        format=m.format,
+        model=m.model,
+        created=m.created,
+        finish_reason=m.finish_reason,
+        prompt=m.prompt,
+        extra=dict(m.extra),
+        stats=stats,
+        mean_entropy=float(ent.mean()) if len(ent) and math.isfinite(float(ent.mean())) else None,
+        excerpt=text[:300],
+        sparkline=sparkline_points(ps.p),
+        low_confidence=[int(i) + 1 for i in low[:MAX_MARKS]],
+        n_low_confidence=len(low),
+    )
+
+
+def render_fragments(trace: Trace, options: HeatmapOptions) -> dict[str, str]:
+    """The HTML pieces of a trace page that depend on the trace (imports Bokeh)."""
+    from tracesite.heatmap import render_heatmap
+    from tracesite.textview import render_text_view
+
+    script, div = render_heatmap(trace, options)
+    return {"script": script, "div": div, "text_view": render_text_view(trace, options)}
+
+
+def process_file(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path) -> FileResult:
+    """Read, summarise and render one trace file, using the cache when the bytes are known."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileResult(rel, "", [], TraceReadError(f"cannot read: {exc.strerror}", path=rel))
+    key = cache_key(data, options)
+    hit = load_cached(cache_dir, key)
+    if hit is not None:
+        return FileResult(rel, key, hit, cached=True)
+    try:
+        traces = read_bytes(data, rel)
+        if not traces:
+            raise TraceReadError("the file holds no trace", path=rel)
+        summaries = [summarise(t, len(traces), options) for t in traces]
+        fragments = [render_fragments(t, options) for t in traces]
+    except TracesiteError as exc:
+        return FileResult(rel, key, [], exc.located(rel))
+    store(cache_dir, key, summaries, fragments)
+    return FileResult(rel, key, summaries)
+
+
+def process_file_args(args: tuple[Path, str, HeatmapOptions, Path]) -> FileResult:
+    return process_file(*args)
+
+
+def _entry(cache_dir: Path, key: str) -> Path:
+    return cache_dir / key[:2] / f"{key}.json"
+
+
+def store(
+    cache_dir: Path, key: str, summaries: list[TraceSummary], fragments: list[dict[str, str]]
+) -> None:
+    target = _entry(cache_dir, key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"summaries": [asdict(s) for s in summaries], "fragments": fragments}
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, allow_nan=False, default=_json_default), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def load_cached(cache_dir: Path, key: str) -> list[TraceSummary] | None:
+    try:
+        payload = json.loads(_entry(cache_dir, key).read_text(encoding="utf-8"))
+        return [TraceSummary(**s) for s in payload["summaries"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def load_fragments(cache_dir: Path, key: str) -> list[dict[str, str]]:
+    payload = json.loads(_entry(cache_dir, key).read_text(encoding="utf-8"))
+    fragments: list[dict[str, str]] = payload["fragments"]
+    return fragments

@@ -1,0 +1,136 @@
+"""Atomic writes into the output folder, URL collision checks, and the record of what was written.
+
+Each file is written to a temporary name and renamed into place, so every file in the output is
+always complete. Pages are written before the index and stale files are removed last, so a build
+killed half-way leaves the previous site usable. A marker file records that tracesite owns the
+folder and what it wrote (for safe ``--clean`` and stale-file removal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tracesite.errors import BuildError
+
+MARKER = ".tracesite-build"
+
+
+def check_output_dir(output: Path, project: Path, content: Path) -> None:
+    """Refuse an output folder that would overwrite or delete the user's own files."""
+    out = output.resolve()
+    home = Path.home().resolve()
+    forbidden = {Path("/"): "the file-system root", home: "the home folder", project.resolve(): "the project"}
+    forbidden[content.resolve()] = "the content folder"
+    for place, what in forbidden.items():
+        if out == place:
+            raise BuildError(f"refusing to write the site into {what}", path=str(output))
+    for place, what in ((project.resolve(), "the project"), (content.resolve(), "the content folder")):
+        if place.is_relative_to(out):
+            raise BuildError(f"refusing an output folder that contains {what}", path=str(output))
+    if out.is_relative_to(content.resolve()):
+        raise BuildError("refusing an output folder inside the content folder", path=str(output))
+    if out.exists() and not out.is_dir():
+        raise BuildError("output exists and is not a folder", path=str(output))
+    if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):
+        raise BuildError(
+            "output folder is not empty and was not written by tracesite "
+            f"(no {MARKER} marker); choose another folder or empty it yourself",
+            path=str(output),
+        )
+
+
+class SiteWriter:
+    """Writes site files atomically and remembers them; one instance per build."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: dict[str, str] = {}  # site path -> sha1 of content
+        self.sources: dict[str, str] = {}  # site path -> what produced it (for collision errors)
+        self.changed: list[str] = []
+        self.previous = self._read_marker()
+
+    def _read_marker(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.root / MARKER).read_text(encoding="utf-8"))
+            files = data.get("files", {})
+            return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def claim(self, rel: str, source: str) -> None:
+        """Reserve a site path for a source; two sources for one URL is an error naming both."""
+        other = self.sources.get(rel)
+        if other is not None and other != source:
+            raise BuildError(f"{source} and {other} both write {rel}", path=source)
+        self.sources[rel] = source
+
+    def write(self, rel: str, data: str | bytes, source: str = "") -> None:
+        """Write ``rel`` (a site path with / separators) atomically, skipping unchanged files."""
+        if source:
+            self.claim(rel, source)
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        self.written[rel] = digest
+        target = self.root / rel
+        if self.previous.get(rel) == digest and target.is_file():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, raw)
+        self.changed.append(rel)
+
+    def copy(self, rel: str, src: Path) -> None:
+        self.write(rel, src.read_bytes())
+
+    def finish(self) -> list[str]:
+        """Remove files of the previous build that this build did not write; write the marker."""
+        removed = []
+        for rel in sorted(set(self.previous) - set(self.written)):
+            target = self.root / rel
+            if target.is_file() and target.resolve().is_relative_to(self.root.resolve()):
+                target.unlink()
+                removed.append(rel)
+                _prune_empty_dirs(target.parent, self.root)
+        marker = {"generator": "tracesite", "files": dict(sorted(self.written.items()))}
+        atomic_write(self.root / MARKER, json.dumps(marker, indent=0).encode("utf-8"))
+        return removed
+
+
+def atomic_write(target: Path, raw: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _prune_empty_dirs(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def clean_output(output: Path) -> None:
+    """Empty an output folder tracesite wrote (checked by :func:`check_output_dir` first)."""
+    if not output.is_dir():
+        return
+    if not (output / MARKER).is_file():
+        if any(output.iterdir()):
+            raise BuildError("refusing to clean a folder tracesite did not write", path=str(output))
+        return
+    for child in output.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
