@@ -1,11 +1,60 @@
-"""The build orchestrator: discover -> read -> render -> write. (Being written; API fixed below.)"""
+"""The build orchestrator: discover -> read -> render -> write.
+
+Trace files are processed in worker processes (``--jobs``), each holding one file at a time and
+caching its rendered heatmaps by content hash, so the main process only ever holds small
+summaries. Pages are then written from the cache; the index, search index and sitemap last.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
 from pathlib import Path
 
-from tracesite.errors import TracesiteError
+import click
+from markupsafe import Markup
+
+from tracesite import __version__
+from tracesite.config import Config, load_config
+from tracesite.discover import Content, TraceSource, discover
+from tracesite.errors import BuildError, ErrorCollection, NoteError, TracesiteError
+from tracesite.notes import Note, read_note
+from tracesite.pages import (
+    BasePage,
+    ErrorPage,
+    IndexPage,
+    Renderer,
+    SiteContext,
+    StandalonePage,
+    TagPage,
+    TagsPage,
+    TracePage,
+    relative,
+    root_for,
+    url_path,
+)
+from tracesite.siteindex import (
+    TraceEntry,
+    make_card,
+    metadata_rows,
+    search_index_js,
+    sections,
+    sitemap_xml,
+    stat_rows,
+    tag_counts,
+    tag_url,
+)
+from tracesite.staticfiles import copy_static
+from tracesite.tracejob import FileResult, load_fragments, process_file, process_file_args
+from tracesite.writer import SiteWriter, check_output_dir, clean_output
+
+CACHE_DIR = ".tracesite-cache"
+FILES_PER_WORKER = 4  # below this many uncached files per worker, a pool costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -16,7 +65,7 @@ class BuildOptions:
     strict: bool = False  # warnings fail the build
     clean: bool = False  # empty the output folder first (only one tracesite wrote)
     quiet: bool = False  # no progress output
-    dev: bool = False  # dev server build: live-reload hooks, drafts shown
+    dev: bool = False  # dev server build: drafts shown
 
 
 @dataclass
@@ -28,11 +77,297 @@ class BuildResult:
     warnings: list[TracesiteError] = field(default_factory=list)
     seconds: float = 0.0
     changed: list[str] = field(default_factory=list)  # site-relative paths written this build
+    rendered: int = 0  # trace files rendered (not taken from the cache)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
+class Progress:
+    """A bar on a terminal, plain lines otherwise, nothing when quiet."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.tty = sys.stderr.isatty()
+        self.next_line = 0.0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.quiet or not self.total:
+            return
+        if self.tty:
+            width = 30
+            filled = width * self.done // self.total
+            click.echo(f"\r  traces [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}", err=True, nl=False)
+            if self.done == self.total:
+                click.echo("", err=True)
+        elif self.done == self.total or time.monotonic() >= self.next_line:
+            click.echo(f"  traces {self.done}/{self.total}", err=True)
+            self.next_line = time.monotonic() + 2.0
+
+
 def build_project(project: Path, options: BuildOptions | None = None) -> BuildResult:
-    raise NotImplementedError("build is being written")
+    """Build the site of ``project``. Content errors are collected in the result (never raised);
+    configuration and output-folder problems raise :class:`TracesiteError`."""
+    opts = options or BuildOptions()
+    started = time.perf_counter()
+    config = load_config(project, base_url=opts.base_url)
+    output = (opts.output or config.build.output_dir).resolve()
+    check_output_dir(output, config.project, config.build.content_dir)
+    if not config.build.content_dir.is_dir():
+        raise BuildError("content folder not found", path=str(config.build.content_dir))
+    if opts.clean:
+        clean_output(output)
+    output.mkdir(parents=True, exist_ok=True)
+    result = BuildResult(output=output)
+    content = discover(config.build.content_dir)
+    notes = _read_notes(content, config, result)
+    entries = _process_traces(content, notes, config, opts, result)
+    _write_site(config, content, notes, entries, output, opts, result)
+    result.seconds = time.perf_counter() - started
+    if opts.strict and result.warnings and not result.errors:
+        result.errors.append(BuildError(f"{len(result.warnings)} warning(s) and --strict"))
+    if not opts.quiet:
+        _report(result, project)
+    return result
+
+
+def _report(result: BuildResult, project: Path) -> None:
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for e in result.errors:
+        click.echo(str(e), err=True)
+    try:
+        shown = result.output.relative_to(project.resolve())
+    except ValueError:
+        shown = result.output
+    click.echo(
+        f"{result.n_traces} traces, {result.n_pages} pages, {len(result.warnings)} warnings, "
+        f"{len(result.errors)} errors in {result.seconds:.2f} s -> {shown}",
+        err=True,
+    )
+
+
+def _read_notes(content: Content, config: Config, result: BuildResult) -> dict[Path, Note]:
+    notes: dict[Path, Note] = {}
+    paths = [t.note for t in content.traces if t.note is not None] + [p for p, _ in content.pages]
+    for path in paths:
+        rel = path.relative_to(config.build.content_dir).as_posix()
+        try:
+            note = read_note(path)
+        except NoteError as exc:
+            exc.path = _display(config, path) if exc.path == str(path) else exc.path
+            result.errors.append(exc)
+            continue
+        for w in note.warnings:
+            w.path = _display(config, path)
+        result.warnings.extend(note.warnings)
+        notes[path] = replace(note, path=Path(rel))
+    return notes
+
+
+def _display(config: Config, path: Path) -> str:
+    """Paths in messages are relative to the project, as the user typed them."""
+    try:
+        return path.relative_to(config.project).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _jobs(opts: BuildOptions, todo: int) -> int:
+    jobs = opts.jobs or os.cpu_count() or 1
+    return max(1, min(jobs, todo // FILES_PER_WORKER))
+
+
+def _run(
+    tasks: list[tuple[Path, str, object, Path]], jobs: int, progress: Progress
+) -> Iterator[FileResult]:
+    if jobs <= 1:
+        for t in tasks:
+            yield process_file(*t)  # type: ignore[arg-type]
+            progress.step()
+        return
+    # spawn, not fork: the dev server has threads running (watcher, HTTP), and forking a
+    # threaded process can deadlock the child.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        for r in pool.map(process_file_args, tasks, chunksize=1):
+            yield r
+            progress.step()
+
+
+def _process_traces(
+    content: Content,
+    notes: dict[Path, Note],
+    config: Config,
+    opts: BuildOptions,
+    result: BuildResult,
+) -> list[TraceEntry]:
+    cache_dir = config.project / CACHE_DIR
+    sources: list[TraceSource] = []
+    tasks = []
+    for src in content.traces:
+        note = notes.get(src.note) if src.note else None
+        if note is not None and note.draft and not opts.dev:
+            continue
+        hm = config.heatmap if note is None else replace(config.heatmap, highlights=note.highlights)
+        sources.append(src)
+        tasks.append((src.path, _display(config, src.path), hm, cache_dir))
+    progress = Progress(len(tasks), opts.quiet)
+    entries: list[TraceEntry] = []
+    for src, res in zip(sources, _run(tasks, _jobs(opts, len(tasks)), progress), strict=True):  # type: ignore[arg-type]
+        if res.error is not None:
+            result.errors.append(res.error)
+            continue
+        result.rendered += not res.cached
+        note = notes.get(src.note) if src.note else None
+        for s in res.summaries:
+            entries.append(TraceEntry(src, s, res.key, note, make_card(src, s, note)))
+    result.n_traces = len(entries)
+    return entries
+
+
+def _write_site(
+    config: Config,
+    content: Content,
+    notes: dict[Path, Note],
+    entries: list[TraceEntry],
+    output: Path,
+    opts: BuildOptions,
+    result: BuildResult,
+) -> None:
+    writer = SiteWriter(output)
+    assets = copy_static(writer, config, content, need_bokeh=bool(entries) or _has_embeds(notes))
+    site = SiteContext(
+        title=config.site.title,
+        description=config.site.description,
+        base_url=config.site.base_url,
+        version=__version__,
+        bokeh_js=assets.bokeh_js,
+        heatmap_css=assets.heatmap_css,
+        heatmap_js=assets.heatmap_js,
+    )
+    renderer = Renderer(config, site)
+    pages: list[str] = []
+
+    def emit(page: BasePage, source: str) -> None:
+        try:
+            html = renderer.render(page)
+        except TracesiteError as exc:
+            result.errors.append(exc)
+            return
+        except Exception as exc:  # a template bug: report it against the template, keep going
+            result.errors.append(BuildError(f"template error: {type(exc).__name__}: {exc}", path=source))
+            return
+        try:
+            writer.write(page.url, html, source=source)
+        except BuildError as exc:
+            result.errors.append(exc)
+            return
+        pages.append(page.url)
+
+    from tracesite.embeds import EmbedRenderer  # imports Bokeh only when a note embeds a trace
+
+    embedder = EmbedRenderer(config, result)
+    _write_trace_pages(config, entries, emit, embedder)
+    _write_standalone(config, content, notes, emit, embedder, opts)
+    by_tag = tag_counts(entries)
+    for tag, cards in by_tag.items():
+        url = tag_url(tag)
+        emit(TagPage(title=f"Tag: {tag}", root=root_for(url), url=url, kind="tag", tag=tag, cards=tuple(cards)), f"tag {tag}")
+    tags_rows = tuple((t, relative("tags/index.html", tag_url(t)), len(c)) for t, c in by_tag.items())
+    emit(TagsPage(title="Tags", root="../", url="tags/index.html", kind="tags", tags=tags_rows), "tags")
+    writer.write("assets/search-index.js", search_index_js(entries))
+    intro = notes.get(config.build.content_dir / "index.md")
+    emit(
+        IndexPage(
+            title=config.site.title,
+            root="",
+            url="index.html",
+            kind="index",
+            description=config.site.description,
+            sections=sections(entries),
+            tags=tuple((t, len(c)) for t, c in by_tag.items()),
+            intro_html=Markup(intro.html) if intro else Markup(""),
+            n_traces=len(entries),
+        ),
+        "index",
+    )
+    emit(ErrorPage(title="Page not found", root="", url="404.html", kind="404", base_path=config.site.base_path), "404")
+    writer.write(".nojekyll", "")
+    if config.site.absolute:
+        writer.write("sitemap.xml", sitemap_xml(config.site.base_url, [url_path(u) for u in pages if u != "404.html"]))
+    writer.finish()
+    result.n_pages = len(pages)
+    result.changed = list(writer.changed)
+
+
+def _has_embeds(notes: dict[Path, Note]) -> bool:
+    return any(n.embeds for n in notes.values())
+
+
+def _write_trace_pages(config: Config, entries: list[TraceEntry], emit, embedder) -> None:  # type: ignore[no-untyped-def]
+    cache_dir = config.project / CACHE_DIR
+    fragments: list[dict[str, str]] = []
+    loaded_key = ""
+    for i, e in enumerate(entries):
+        if e.cache_key != loaded_key:
+            fragments, loaded_key = load_fragments(cache_dir, e.cache_key), e.cache_key
+        frag = fragments[e.summary.index]
+        url = e.card.url
+        marks = [(h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}") for h in (e.note.highlights if e.note else ())]
+        marks += [(f"p < {config.heatmap.low_confidence:g} at {p}", f"#pos-{p}") for p in e.summary.low_confidence]
+        note_html = embedder.fill(e.note, url) if e.note else Markup("")
+        prev_e = entries[i - 1] if i > 0 else None
+        next_e = entries[i + 1] if i + 1 < len(entries) else None
+        emit(
+            TracePage(
+                title=e.card.title,
+                root=root_for(url),
+                url=url,
+                kind="trace",
+                description=e.card.description,
+                card=e.card,
+                heatmap_script=Markup(frag["script"]),
+                heatmap_div=Markup(frag["div"]),
+                text_view=Markup(frag["text_view"]),
+                stats=stat_rows(e.summary, config.heatmap.low_confidence),
+                metadata=metadata_rows(e),
+                note_html=note_html,
+                toc_html=Markup(e.note.toc_html) if e.note else Markup(""),
+                previous=prev_e.card if prev_e else None,
+                next=next_e.card if next_e else None,
+                marks=tuple(marks),
+                index_in_file=e.summary.index,
+            ),
+            e.source.rel,
+        )
+
+
+def _write_standalone(config: Config, content: Content, notes: dict[Path, Note], emit, embedder, opts: BuildOptions) -> None:  # type: ignore[no-untyped-def]
+    for path, rel in content.pages:
+        note = notes.get(path)
+        if note is None or (note.draft and not opts.dev):
+            continue
+        if rel == "index.md":
+            continue  # the gallery's introduction
+        from tracesite.discover import slugify
+
+        parts = [slugify(p) for p in Path(rel[:-3]).parts]
+        url = "/".join(parts) + "/index.html"
+        emit(
+            StandalonePage(
+                title=note.title or parts[-1],
+                root=root_for(url),
+                url=url,
+                kind="page",
+                description=note.description,
+                body_html=embedder.fill(note, url),
+                toc_html=Markup(note.toc_html),
+                has_heatmap=bool(note.embeds),
+            ),
+            rel,
+        )
+
+
+__all__ = ["BuildOptions", "BuildResult", "ErrorCollection", "build_project"]

@@ -17,6 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from tracesite.config import Config, builtin_themes_dir
+from tracesite.discover import slugify
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def make_env(config: Config) -> jinja2.Environment:
     )
     env.filters["fmt"] = format_number
     env.filters["urlpath"] = url_path
+    env.filters["tag_url"] = lambda tag: f"tags/{slugify(str(tag))}/index.html"
     return env
 
 
