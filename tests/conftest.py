@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "real"
 
 
-def native_trace(n: int = 30, seed: int = 0, texts: list[str] | None = None, **meta: object) -> dict[str, object]:
+def native_trace(
+    n: int = 30, seed: int = 0, texts: list[str] | None = None, **meta: object
+) -> dict[str, object]:
     """A native trace with realistic random probabilities (deterministic per seed)."""
     rng = random.Random(seed)
     words = texts or [" the", " model", " wrote", " this", ",", " and", "\n", " 42", "."]
@@ -24,8 +26,20 @@ def native_trace(n: int = 30, seed: int = 0, texts: list[str] | None = None, **m
     for i in range(n):
         p = min(1.0, max(0.01, rng.betavariate(5, 1)))
         chosen = words[i % len(words)] if texts else rng.choice(words)
-        alts = [{"text": rng.choice(words) + "x", "logprob": math.log(max(1e-4, (1 - p) * rng.random()))} for _ in range(3)]
-        tokens.append({"text": chosen, "logprob": math.log(p), "top": [{"text": chosen, "logprob": math.log(p)}, *alts]})
+        alts = [
+            {
+                "text": rng.choice(words) + "x",
+                "logprob": math.log(max(1e-4, (1 - p) * rng.random())),
+            }
+            for _ in range(3)
+        ]
+        tokens.append(
+            {
+                "text": chosen,
+                "logprob": math.log(p),
+                "top": [{"text": chosen, "logprob": math.log(p)}, *alts],
+            }
+        )
     out: dict[str, object] = {"tracesite": 1, "model": "test-model", "tokens": tokens}
     out.update(meta)
     return out
@@ -52,7 +66,9 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``tracesite`` command in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "tracesite", *args],

@@ -64,7 +64,9 @@ class _Parser(HTMLParser):
 
 
 def parse(path_or_html: Path | str) -> ParsedPage:
-    html = path_or_html.read_text(encoding="utf-8") if isinstance(path_or_html, Path) else path_or_html
+    html = (
+        path_or_html.read_text(encoding="utf-8") if isinstance(path_or_html, Path) else path_or_html
+    )
     p = _Parser()
     p.feed(html)
     p.close()

@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from conftest import native_trace
 from htmlcheck import parse
 
@@ -86,7 +85,10 @@ def test_build_writes_the_whole_site(make_project, cli):
 
     index = parse(site / "index.html")
     cards = index.find_all("article")
-    assert {c.attrs["data-url"] for c in cards} == {"traces/run1/index.html", "traces/evals/run2/index.html"}
+    assert {c.attrs["data-url"] for c in cards} == {
+        "traces/run1/index.html",
+        "traces/evals/run2/index.html",
+    }
     assert "A run worth a note" in index.all_text
     assert any("spark" in (e.attrs.get("class") or "") for e in index.find_all("svg"))
 
@@ -103,7 +105,9 @@ def test_sections_sorting_and_search_index(make_project, cli):
     index = parse(proj / "site/index.html")
     urls = [c.attrs["data-url"] for c in index.find_all("article")]
     assert urls == ["traces/a/index.html", "traces/b/index.html", "traces/evals/c/index.html"]
-    sections = [s.attrs["data-section"] for s in index.find_all("section") if "data-section" in s.attrs]
+    sections = [
+        s.attrs["data-section"] for s in index.find_all("section") if "data-section" in s.attrs
+    ]
     assert sections == ["", "evals"]
     js = (proj / "site/assets/search-index.js").read_text()
     data = json.loads(js.split("=", 1)[1].strip().rstrip(";"))
@@ -125,7 +129,9 @@ def test_two_sources_for_one_url_is_an_error_naming_both(make_project, cli):
     )
     r = cli("build", cwd=proj)
     assert r.returncode == 1
-    assert "run.json" in r.stderr and "run.jsonl" in r.stderr and "traces/run/index.html" in r.stderr
+    assert (
+        "run.json" in r.stderr and "run.jsonl" in r.stderr and "traces/run/index.html" in r.stderr
+    )
 
 
 def test_broken_files_fail_only_themselves(make_project, cli):
@@ -141,7 +147,9 @@ def test_broken_files_fail_only_themselves(make_project, cli):
     r = cli("build", cwd=proj)
     assert r.returncode == 1
     assert "content/bad.json: $.tokens[0].logprob: expected a number" in r.stderr
-    assert re.search(r"content/bad-note\.md:3: front matter: mapping values are not allowed", r.stderr)
+    assert re.search(
+        r"content/bad-note\.md:3: front matter: mapping values are not allowed", r.stderr
+    )
     assert "Traceback" not in r.stderr
     assert (proj / "site/traces/good/index.html").is_file()
     assert (proj / "site/a-page/index.html").is_file() or (proj / "site/page/index.html").is_file()
@@ -191,7 +199,11 @@ def test_strict_fails_on_warnings(make_project, cli):
 
 def test_drafts_are_left_out(make_project, cli):
     proj = make_project(
-        {"content/a.json": native_trace(5), "content/a.md": "---\ndraft: true\n---\nx\n", "content/b.json": native_trace(5)}
+        {
+            "content/a.json": native_trace(5),
+            "content/a.md": "---\ndraft: true\n---\nx\n",
+            "content/b.json": native_trace(5),
+        }
     )
     assert cli("build", cwd=proj).returncode == 0
     assert not (proj / "site/traces/a").exists()
@@ -209,7 +221,10 @@ def test_trace_block_embeds_a_slice_and_cannot_escape_content(make_project, cli)
     )
     r = cli("build", cwd=proj)
     assert r.returncode == 1
-    assert "content/evil.md:3: trace block: src '../tracesite.toml' is outside the content folder" in r.stderr
+    assert (
+        "content/evil.md:3: trace block: src '../tracesite.toml' is outside the content folder"
+        in r.stderr
+    )
     essay = (proj / "site/essay/index.html").read_text()
     assert "positions 10–20" in essay
     assert "assets/bokeh-" in essay  # the page loads BokehJS for its embed
@@ -305,7 +320,17 @@ def test_theme_is_shipped_in_the_wheel(tmp_path):
 
     repo = Path(__file__).resolve().parents[1]
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(repo)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(repo),
+        ],
         capture_output=True,
         text=True,
     )

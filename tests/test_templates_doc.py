@@ -31,7 +31,9 @@ def test_every_context_field_is_documented():
         own = cls.__dict__.get("__annotations__", {})
         documented = set(re.findall(r"^\| `(\w+)` \|", sections[cls.__name__], re.M))
         fields = {f.name for f in dataclasses.fields(cls) if f.name in own}
-        assert fields == documented, f"{cls.__name__}: code {sorted(fields)} vs doc {sorted(documented)}"
+        assert fields == documented, (
+            f"{cls.__name__}: code {sorted(fields)} vs doc {sorted(documented)}"
+        )
 
 
 def test_every_page_kind_has_a_template():

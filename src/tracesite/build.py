@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
@@ -21,9 +21,11 @@ from markupsafe import Markup
 
 from tracesite import __version__
 from tracesite.config import Config, load_config
-from tracesite.discover import Content, TraceSource, discover
+from tracesite.discover import Content, TraceSource, discover, slugify
+from tracesite.embeds import EmbedRenderer
 from tracesite.errors import BuildError, ErrorCollection, NoteError, TracesiteError
 from tracesite.notes import Note, read_note
+from tracesite.options import HeatmapOptions
 from tracesite.pages import (
     BasePage,
     ErrorPage,
@@ -54,6 +56,8 @@ from tracesite.tracejob import FileResult, load_fragments, process_file, process
 from tracesite.writer import SiteWriter, check_output_dir, clean_output
 
 CACHE_DIR = ".tracesite-cache"
+Emit = Callable[[BasePage, str], None]
+Task = tuple[Path, str, HeatmapOptions, Path]
 FILES_PER_WORKER = 4  # below this many uncached files per worker, a pool costs more than it saves
 
 
@@ -99,7 +103,11 @@ class Progress:
         if self.tty:
             width = 30
             filled = width * self.done // self.total
-            click.echo(f"\r  traces [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}", err=True, nl=False)
+            click.echo(
+                f"\r  traces [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}",
+                err=True,
+                nl=False,
+            )
             if self.done == self.total:
                 click.echo("", err=True)
         elif self.done == self.total or time.monotonic() >= self.next_line:
@@ -180,12 +188,10 @@ def _jobs(opts: BuildOptions, todo: int) -> int:
     return max(1, min(jobs, todo // FILES_PER_WORKER))
 
 
-def _run(
-    tasks: list[tuple[Path, str, object, Path]], jobs: int, progress: Progress
-) -> Iterator[FileResult]:
+def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResult]:
     if jobs <= 1:
         for t in tasks:
-            yield process_file(*t)  # type: ignore[arg-type]
+            yield process_file(*t)
             progress.step()
         return
     # spawn, not fork: the dev server has threads running (watcher, HTTP), and forking a
@@ -205,7 +211,7 @@ def _process_traces(
 ) -> list[TraceEntry]:
     cache_dir = config.project / CACHE_DIR
     sources: list[TraceSource] = []
-    tasks = []
+    tasks: list[Task] = []
     for src in content.traces:
         note = notes.get(src.note) if src.note else None
         if note is not None and note.draft and not opts.dev:
@@ -215,7 +221,7 @@ def _process_traces(
         tasks.append((src.path, _display(config, src.path), hm, cache_dir))
     progress = Progress(len(tasks), opts.quiet)
     entries: list[TraceEntry] = []
-    for src, res in zip(sources, _run(tasks, _jobs(opts, len(tasks)), progress), strict=True):  # type: ignore[arg-type]
+    for src, res in zip(sources, _run(tasks, _jobs(opts, len(tasks)), progress), strict=True):
         if res.error is not None:
             result.errors.append(res.error)
             continue
@@ -257,7 +263,9 @@ def _write_site(
             result.errors.append(exc)
             return
         except Exception as exc:  # a template bug: report it against the template, keep going
-            result.errors.append(BuildError(f"template error: {type(exc).__name__}: {exc}", path=source))
+            result.errors.append(
+                BuildError(f"template error: {type(exc).__name__}: {exc}", path=source)
+            )
             return
         try:
             writer.write(page.url, html, source=source)
@@ -266,17 +274,30 @@ def _write_site(
             return
         pages.append(page.url)
 
-    from tracesite.embeds import EmbedRenderer  # imports Bokeh only when a note embeds a trace
-
     embedder = EmbedRenderer(config, result)
     _write_trace_pages(config, entries, emit, embedder)
     _write_standalone(config, content, notes, emit, embedder, opts)
     by_tag = tag_counts(entries)
     for tag, cards in by_tag.items():
         url = tag_url(tag)
-        emit(TagPage(title=f"Tag: {tag}", root=root_for(url), url=url, kind="tag", tag=tag, cards=tuple(cards)), f"tag {tag}")
-    tags_rows = tuple((t, relative("tags/index.html", tag_url(t)), len(c)) for t, c in by_tag.items())
-    emit(TagsPage(title="Tags", root="../", url="tags/index.html", kind="tags", tags=tags_rows), "tags")
+        emit(
+            TagPage(
+                title=f"Tag: {tag}",
+                root=root_for(url),
+                url=url,
+                kind="tag",
+                tag=tag,
+                cards=tuple(cards),
+            ),
+            f"tag {tag}",
+        )
+    tags_rows = tuple(
+        (t, relative("tags/index.html", tag_url(t)), len(c)) for t, c in by_tag.items()
+    )
+    emit(
+        TagsPage(title="Tags", root="../", url="tags/index.html", kind="tags", tags=tags_rows),
+        "tags",
+    )
     writer.write("assets/search-index.js", search_index_js(entries))
     intro = notes.get(config.build.content_dir / "index.md")
     emit(
@@ -293,10 +314,22 @@ def _write_site(
         ),
         "index",
     )
-    emit(ErrorPage(title="Page not found", root="", url="404.html", kind="404", base_path=config.site.base_path), "404")
+    emit(
+        ErrorPage(
+            title="Page not found",
+            root="",
+            url="404.html",
+            kind="404",
+            base_path=config.site.base_path,
+        ),
+        "404",
+    )
     writer.write(".nojekyll", "")
     if config.site.absolute:
-        writer.write("sitemap.xml", sitemap_xml(config.site.base_url, [url_path(u) for u in pages if u != "404.html"]))
+        writer.write(
+            "sitemap.xml",
+            sitemap_xml(config.site.base_url, [url_path(u) for u in pages if u != "404.html"]),
+        )
     writer.finish()
     result.n_pages = len(pages)
     result.changed = list(writer.changed)
@@ -306,7 +339,9 @@ def _has_embeds(notes: dict[Path, Note]) -> bool:
     return any(n.embeds for n in notes.values())
 
 
-def _write_trace_pages(config: Config, entries: list[TraceEntry], emit, embedder) -> None:  # type: ignore[no-untyped-def]
+def _write_trace_pages(
+    config: Config, entries: list[TraceEntry], emit: Emit, embedder: EmbedRenderer
+) -> None:
     cache_dir = config.project / CACHE_DIR
     fragments: list[dict[str, str]] = []
     loaded_key = ""
@@ -315,8 +350,14 @@ def _write_trace_pages(config: Config, entries: list[TraceEntry], emit, embedder
             fragments, loaded_key = load_fragments(cache_dir, e.cache_key), e.cache_key
         frag = fragments[e.summary.index]
         url = e.card.url
-        marks = [(h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}") for h in (e.note.highlights if e.note else ())]
-        marks += [(f"p < {config.heatmap.low_confidence:g} at {p}", f"#pos-{p}") for p in e.summary.low_confidence]
+        marks = [
+            (h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}")
+            for h in (e.note.highlights if e.note else ())
+        ]
+        marks += [
+            (f"p < {config.heatmap.low_confidence:g} at {p}", f"#pos-{p}")
+            for p in e.summary.low_confidence
+        ]
         note_html = embedder.fill(e.note, url) if e.note else Markup("")
         prev_e = entries[i - 1] if i > 0 else None
         next_e = entries[i + 1] if i + 1 < len(entries) else None
@@ -344,15 +385,20 @@ def _write_trace_pages(config: Config, entries: list[TraceEntry], emit, embedder
         )
 
 
-def _write_standalone(config: Config, content: Content, notes: dict[Path, Note], emit, embedder, opts: BuildOptions) -> None:  # type: ignore[no-untyped-def]
+def _write_standalone(
+    config: Config,
+    content: Content,
+    notes: dict[Path, Note],
+    emit: Emit,
+    embedder: EmbedRenderer,
+    opts: BuildOptions,
+) -> None:
     for path, rel in content.pages:
         note = notes.get(path)
         if note is None or (note.draft and not opts.dev):
             continue
         if rel == "index.md":
             continue  # the gallery's introduction
-        from tracesite.discover import slugify
-
         parts = [slugify(p) for p in Path(rel[:-3]).parts]
         url = "/".join(parts) + "/index.html"
         emit(

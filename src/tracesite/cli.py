@@ -47,7 +47,9 @@ def at_the_edge(func: F) -> F:
         except Exception as exc:  # a bug: say so plainly, show the traceback only on request
             if verbose:
                 traceback.print_exc()
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --verbose)", err=True)
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} (run with --verbose)", err=True
+            )
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -156,5 +158,7 @@ def deploy(
 
     deploy_project(
         Path(project),
-        DeployOptions(remote=remote, branch=branch, message=message, cname=cname, build=not no_build),
+        DeployOptions(
+            remote=remote, branch=branch, message=message, cname=cname, build=not no_build
+        ),
     )

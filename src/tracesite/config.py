@@ -85,7 +85,8 @@ def _check(
         if table not in _SCHEMA:
             errors.append(
                 ConfigError(
-                    f"unknown table [{table}]; expected one of " + ", ".join(f"[{t}]" for t in _SCHEMA),
+                    f"unknown table [{table}]; expected one of "
+                    + ", ".join(f"[{t}]" for t in _SCHEMA),
                     path=cfg_path,
                     address=table,
                 )
@@ -100,12 +101,16 @@ def _check(
             if expected is None:
                 known = ", ".join(_SCHEMA[table])
                 errors.append(
-                    ConfigError(f"unknown key; expected one of {known}", path=cfg_path, address=addr)
+                    ConfigError(
+                        f"unknown key; expected one of {known}", path=cfg_path, address=addr
+                    )
                 )
             elif isinstance(value, bool) or not isinstance(value, expected):
                 errors.append(
                     ConfigError(
-                        f"expected {_type_name(expected)}, got {value!r}", path=cfg_path, address=addr
+                        f"expected {_type_name(expected)}, got {value!r}",
+                        path=cfg_path,
+                        address=addr,
                     )
                 )
             else:
@@ -143,7 +148,9 @@ def _heatmap(values: dict[str, Any], cfg_path: str, errors: list[ConfigError]) -
     if not 0.0 <= low <= 1.0:
         errors.append(
             ConfigError(
-                f"expected a probability 0..1, got {low}", path=cfg_path, address="heatmap.low_confidence"
+                f"expected a probability 0..1, got {low}",
+                path=cfg_path,
+                address="heatmap.low_confidence",
             )
         )
         low = hm.low_confidence

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 # Files copied into the site as they are (images for notes, PDFs...).
 STATIC_SUFFIXES = frozenset(
-    ".png .jpg .jpeg .gif .svg .webp .avif .ico .pdf .css .js .mp4 .webm .woff .woff2 .csv".split()
+    ".png .jpg .jpeg .gif .svg .webp .avif .ico .pdf .css .js .mp4 .webm .woff .woff2 .csv".split()  # noqa: SIM905
 )
 # Suffixes stripped from a trace file's name to make its slug (formats come from content).
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt", ".sse", ".npz", ".log")
@@ -68,8 +68,8 @@ def discover(content_dir: Path) -> Content:
     notes = {p for p in files if p.suffix.lower() == ".md"}
     trace_files = [p for p in files if p not in notes and p.suffix.lower() not in STATIC_SUFFIXES]
     notes_by_dir: dict[Path, list[Path]] = {}
-    for note in sorted(notes):
-        notes_by_dir.setdefault(note.parent, []).append(note)
+    for note_path in sorted(notes):
+        notes_by_dir.setdefault(note_path.parent, []).append(note_path)
     paired: set[Path] = set()
     for path in trace_files:
         rel = path.relative_to(content_dir).as_posix()

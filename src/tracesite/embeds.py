@@ -39,7 +39,11 @@ class EmbedRenderer:
             try:
                 out.append(self._render(embed, page_url))
             except TracesiteError as exc:
-                err = NoteError(exc.message if isinstance(exc, NoteError) else str(exc), path=f"content/{note.path.as_posix()}", address=str(embed.line))
+                err = NoteError(
+                    exc.message if isinstance(exc, NoteError) else str(exc),
+                    path=f"content/{note.path.as_posix()}",
+                    address=str(embed.line),
+                )
                 self.result.errors.append(err)
                 out.append(f'<p class="embed-error">{escape(str(err))}</p>')
         return Markup("".join(out))
@@ -61,13 +65,18 @@ class EmbedRenderer:
 
         traces = self._traces(embed)
         if embed.index >= len(traces):
-            raise NoteError(f"trace block: index {embed.index} but the file holds {len(traces)} trace(s)")
+            raise NoteError(
+                f"trace block: index {embed.index} but the file holds {len(traces)} trace(s)"
+            )
         trace = traces[embed.index]
         opts = self.config.heatmap
         label = embed.src
         if embed.start is not None and embed.end is not None:
             if embed.start > trace.n_tokens:
-                raise NoteError(f"trace block: positions start at {embed.start} but the trace has {trace.n_tokens}")
+                raise NoteError(
+                    f"trace block: positions start at {embed.start} "
+                    f"but the trace has {trace.n_tokens}"
+                )
             trace = trace.slice(embed.start - 1, embed.end)
             opts = replace(opts, position_offset=embed.start - 1)
             label += f", positions {embed.start}–{min(embed.end, embed.start - 1 + trace.n_tokens)}"

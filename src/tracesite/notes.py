@@ -15,7 +15,9 @@ from markdown.preprocessors import Preprocessor
 from tracesite.errors import NoteError
 from tracesite.options import Highlight
 
-_FRONT = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.S | re.M)
+_FRONT = re.compile(
+    r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.S | re.M
+)
 _KNOWN_KEYS = {
     "title": "a string",
     "description": "a string",
@@ -69,7 +71,11 @@ def _date(value: Any) -> str | None:
         return value.isoformat()
     if isinstance(value, str):
         try:
-            return dt.datetime.fromisoformat(value).isoformat() if "T" in value else dt.date.fromisoformat(value).isoformat()
+            return (
+                dt.datetime.fromisoformat(value).isoformat()
+                if "T" in value
+                else dt.date.fromisoformat(value).isoformat()
+            )
         except ValueError:
             return None
     return None
@@ -78,7 +84,9 @@ def _date(value: Any) -> str | None:
 class _TraceBlocks(Preprocessor):
     """Replace ```` ```trace ```` fences with markers before fenced_code sees them."""
 
-    def __init__(self, md: markdown.Markdown, sink: list[TraceEmbed], errors: list[tuple[int, str]]):
+    def __init__(
+        self, md: markdown.Markdown, sink: list[TraceEmbed], errors: list[tuple[int, str]]
+    ):
         super().__init__(md)
         self.sink = sink
         self.errors = errors
@@ -121,7 +129,9 @@ class _TraceBlocks(Preprocessor):
         if positions is not None:
             m = re.fullmatch(r"\s*(\d+)\s*[-–]\s*(\d+)\s*", str(positions))
             if not m or int(m.group(1)) < 1 or int(m.group(2)) < int(m.group(1)):
-                self.errors.append((line, f"trace block: positions must look like 40-80, got {positions!r}"))
+                self.errors.append(
+                    (line, f"trace block: positions must look like 40-80, got {positions!r}")
+                )
                 return None
             start, end = int(m.group(1)), int(m.group(2))
         index = spec.get("index", 0)
@@ -133,7 +143,15 @@ class _TraceBlocks(Preprocessor):
 
 def _markdown() -> markdown.Markdown:
     return markdown.Markdown(
-        extensions=["tables", "fenced_code", "codehilite", "footnotes", "toc", "sane_lists", "smarty"],
+        extensions=[
+            "tables",
+            "fenced_code",
+            "codehilite",
+            "footnotes",
+            "toc",
+            "sane_lists",
+            "smarty",
+        ],
         extension_configs={
             "codehilite": {"guess_lang": False, "css_class": "highlight"},
             "toc": {"permalink": False, "toc_depth": "2-4"},
@@ -170,7 +188,9 @@ def _validate(data: dict[str, Any], path: Path) -> tuple[dict[str, Any], list[No
         key = str(key)
         if key not in _KNOWN_KEYS:
             warnings.append(
-                NoteError(f"front matter: unknown key {key!r} (ignored)", path=p, address="front matter")
+                NoteError(
+                    f"front matter: unknown key {key!r} (ignored)", path=p, address="front matter"
+                )
             )
             continue
         bad = NoteError(
@@ -252,7 +272,9 @@ def read_note(path: Path, text: str | None = None) -> Note:
         date=clean.get("date"),
         highlights=clean.get("highlight", ()),
         draft=clean.get("draft", False),
-        overrides={k: clean[k] for k in ("model", "prompt", "finish_reason", "created") if k in clean},
+        overrides={
+            k: clean[k] for k in ("model", "prompt", "finish_reason", "created") if k in clean
+        },
         html=html,
         toc_html=toc if isinstance(toc, str) and "<li>" in toc else "",
         embeds=tuple(embeds),

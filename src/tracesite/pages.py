@@ -20,6 +20,9 @@ from tracesite.config import Config, builtin_themes_dir
 from tracesite.discover import slugify
 
 
+EMPTY = Markup("")  # immutable, so safe as a dataclass default
+
+
 @dataclass(frozen=True)
 class SiteContext:
     """``site`` in every template."""
@@ -28,7 +31,9 @@ class SiteContext:
     description: str
     base_url: str
     version: str  # tracesite's version, for the footer and cache busting
-    bokeh_js: tuple[str, ...] = ()  # BokehJS files, site-relative ("assets/bokeh-3.9.2/bokeh.min.js")
+    bokeh_js: tuple[
+        str, ...
+    ] = ()  # BokehJS files, site-relative ("assets/bokeh-3.9.2/bokeh.min.js")
     heatmap_css: tuple[str, ...] = ()  # heatmap CSS/JS files, site-relative
     heatmap_js: tuple[str, ...] = ()
 
@@ -75,20 +80,20 @@ class BasePage:
 class IndexPage(BasePage):
     sections: tuple[Section, ...] = ()
     tags: tuple[tuple[str, int], ...] = ()  # (tag, number of traces)
-    intro_html: Markup = Markup("")  # content/index.md, when present
+    intro_html: Markup = EMPTY  # content/index.md, when present
     n_traces: int = 0
 
 
 @dataclass(frozen=True)
 class TracePage(BasePage):
     card: Card | None = None
-    heatmap_script: Markup = Markup("")
-    heatmap_div: Markup = Markup("")
-    text_view: Markup = Markup("")
+    heatmap_script: Markup = EMPTY
+    heatmap_div: Markup = EMPTY
+    text_view: Markup = EMPTY
     stats: tuple[tuple[str, str], ...] = ()  # (label, value) rows
     metadata: tuple[tuple[str, str], ...] = ()
-    note_html: Markup = Markup("")
-    toc_html: Markup = Markup("")
+    note_html: Markup = EMPTY
+    toc_html: Markup = EMPTY
     previous: Card | None = None
     next: Card | None = None
     marks: tuple[tuple[str, str], ...] = ()  # (label, "#pos-N") links beside the heatmap
@@ -97,8 +102,8 @@ class TracePage(BasePage):
 
 @dataclass(frozen=True)
 class StandalonePage(BasePage):
-    body_html: Markup = Markup("")
-    toc_html: Markup = Markup("")
+    body_html: Markup = EMPTY
+    toc_html: Markup = EMPTY
     has_heatmap: bool = False  # the note embeds traces: load BokehJS
 
 

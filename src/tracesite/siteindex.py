@@ -77,7 +77,11 @@ def sections(entries: Sequence[TraceEntry]) -> tuple[Section, ...]:
     for e in entries:
         groups.setdefault(e.card.section, []).append(e.card)
     return tuple(
-        Section(name=name, title=name.replace("-", " ").replace("_", " ").capitalize() or "Traces", cards=tuple(cards))
+        Section(
+            name=name,
+            title=name.replace("-", " ").replace("_", " ").capitalize() or "Traces",
+            cards=tuple(cards),
+        )
         for name, cards in sorted(groups.items(), key=lambda kv: (kv[0] != "", kv[0]))
     )
 
@@ -119,12 +123,17 @@ def metadata_rows(e: TraceEntry) -> tuple[tuple[str, str], ...]:
         ("Created", ov.get("created") or s.created or ""),
         ("Format", s.format),
         ("Finish reason", ov.get("finish_reason") or s.finish_reason or ""),
-        ("Source", e.source.rel + (f" (trace {s.index + 1} of {s.n_in_file})" if s.n_in_file > 1 else "")),
+        (
+            "Source",
+            e.source.rel + (f" (trace {s.index + 1} of {s.n_in_file})" if s.n_in_file > 1 else ""),
+        ),
         ("Prompt", ov.get("prompt") or s.prompt or ""),
     ]
     usage = s.extra.get("usage")
     if isinstance(usage, dict):
-        rows.append(("Usage", ", ".join(f"{k}: {v}" for k, v in usage.items() if not isinstance(v, dict))))
+        rows.append(
+            ("Usage", ", ".join(f"{k}: {v}" for k, v in usage.items() if not isinstance(v, dict)))
+        )
     return tuple((k, str(v)) for k, v in rows if v)
 
 

@@ -1,4 +1,4 @@
-"""Static files of a site: the theme's assets, Pygments CSS, BokehJS (once, versioned), content files."""
+"""Static files of a site: theme assets, Pygments CSS, BokehJS (once, versioned), content files."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def pygments_css() -> str:
     return f"{light}\n{dark}\n"
 
 
-def copy_static(writer: SiteWriter, config: Config, content: Content, *, need_bokeh: bool) -> Assets:
+def copy_static(
+    writer: SiteWriter, config: Config, content: Content, *, need_bokeh: bool
+) -> Assets:
     """Copy theme static files (project theme wins), content files, and BokehJS when needed."""
     theme_files: dict[str, Path] = {}
     for static in theme_static_dirs(config.build.theme_dirs):
@@ -41,8 +43,12 @@ def copy_static(writer: SiteWriter, config: Config, content: Content, *, need_bo
     writer.write("assets/pygments.css", pygments_css())
     for f, rel in content.static:
         writer.write(rel, f.read_bytes(), source=rel)
-    heatmap_css = tuple(f"assets/theme/{r}" for r in theme_files if r.startswith("heatmap/") and r.endswith(".css"))
-    heatmap_js = tuple(f"assets/theme/{r}" for r in theme_files if r.startswith("heatmap/") and r.endswith(".js"))
+    heatmap_css = tuple(
+        f"assets/theme/{r}" for r in theme_files if r.startswith("heatmap/") and r.endswith(".css")
+    )
+    heatmap_js = tuple(
+        f"assets/theme/{r}" for r in theme_files if r.startswith("heatmap/") and r.endswith(".js")
+    )
     bokeh_js: tuple[str, ...] = ()
     if need_bokeh:
         from tracesite.heatmap import bokeh_js_files, bokeh_version

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tracesite.errors import TracesiteError, TraceReadError
+from tracesite.errors import TraceReadError, TracesiteError
 from tracesite.formats import read_bytes
 from tracesite.model import Trace
 from tracesite.options import HeatmapOptions

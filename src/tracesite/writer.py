@@ -24,12 +24,19 @@ def check_output_dir(output: Path, project: Path, content: Path) -> None:
     """Refuse an output folder that would overwrite or delete the user's own files."""
     out = output.resolve()
     home = Path.home().resolve()
-    forbidden = {Path("/"): "the file-system root", home: "the home folder", project.resolve(): "the project"}
+    forbidden = {
+        Path("/"): "the file-system root",
+        home: "the home folder",
+        project.resolve(): "the project",
+    }
     forbidden[content.resolve()] = "the content folder"
     for place, what in forbidden.items():
         if out == place:
             raise BuildError(f"refusing to write the site into {what}", path=str(output))
-    for place, what in ((project.resolve(), "the project"), (content.resolve(), "the content folder")):
+    for place, what in (
+        (project.resolve(), "the project"),
+        (content.resolve(), "the content folder"),
+    ):
         if place.is_relative_to(out):
             raise BuildError(f"refusing an output folder that contains {what}", path=str(output))
     if out.is_relative_to(content.resolve()):
