@@ -89,3 +89,77 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus/real is not beside the repository")
     return CORPUS
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it with apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; any dialog (alert, confirm) that opens is recorded in ``page.dialogs``."""
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.dialogs = []  # type: ignore[attr-defined]
+
+    def on_dialog(dialog):  # an injected alert() would land here
+        pg.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.dismiss()
+
+    pg.on("dialog", on_dialog)
+    yield pg
+    context.close()
+
+
+class SubpathServer:
+    """Serve a built site under ``/repo/`` on 127.0.0.1, as GitHub Pages serves a project site."""
+
+    def __init__(self, root: Path, prefix: str = "/repo/") -> None:
+        import functools
+        import http.server
+        import threading
+
+        prefix_ = prefix
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def translate_path(self, path: str) -> str:
+                from urllib.parse import unquote, urlsplit
+
+                p = unquote(urlsplit(path).path)
+                if not p.startswith(prefix_):
+                    return str(root / "__outside_base_path__")
+                return super().translate_path("/" + p[len(prefix_) :])
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
+        )
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{prefix}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
