@@ -1,0 +1,382 @@
+"""Live reload for ``tracesite serve``: the shared state, the server-sent-event stream, the script.
+
+The server keeps one :class:`ReloadState` (which build epoch is served, the errors of the last
+build) and streams it to pages as server-sent events. Every page carries the epoch it was served
+from (injected at response time, never written into the built files), so a page that missed an
+event while it was hidden or disconnected still notices, on reconnect, that it is out of date.
+
+Browsers allow only six HTTP/1.1 connections per host, so one long-lived stream per tab would
+starve the seventh tab. The script therefore elects one visible tab per browser profile with the
+Web Locks API; that tab alone holds the stream and relays each state to the others over a
+BroadcastChannel. Hidden tabs give up the lock, and reconnect and compare epochs when shown again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tracesite.errors import TracesiteError
+
+EVENTS_PATH = "/__tracesite/events"
+STATE_PATH = "/__tracesite/state"
+RETRY_MS = 500  # EventSource reconnect delay after the server ends a stream
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """One build error as the overlay shows it: where (file and address) and what."""
+
+    path: str
+    address: str
+    message: str
+
+    @property
+    def where(self) -> str:
+        """``file:4`` for a line, ``file: $.x`` for a JSON path, as the CLI prints them."""
+        if self.path and self.address.isdigit():
+            return f"{self.path}:{self.address}"
+        return ": ".join(p for p in (self.path, self.address) if p)
+
+    @classmethod
+    def from_error(cls, err: TracesiteError, project: Path | None = None) -> ErrorInfo:
+        """Describe ``err``, with its path shown relative to ``project`` when it lies inside."""
+        path = err.path
+        if project is not None and path:
+            p = Path(path)
+            if p.is_absolute() and p.is_relative_to(project):
+                path = p.relative_to(project).as_posix()
+        return cls(path=path, address=err.address, message=err.message)
+
+
+@dataclass(frozen=True)
+class ReloadState:
+    """What every open page should show: the served epoch (0 = none yet) and the last errors."""
+
+    run: str  # random per server process, so a page from a previous run always reloads
+    seq: int = 0  # bumped on every change, to order states of one run
+    epoch: int = 0
+    base: str = "/"
+    errors: tuple[ErrorInfo, ...] = ()
+    building: bool = False
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {
+            "run": self.run,
+            "seq": self.seq,
+            "epoch": self.epoch,
+            "base": self.base,
+            "building": self.building,
+            "errors": [
+                {"where": e.where, "path": e.path, "address": e.address, "message": e.message}
+                for e in self.errors
+            ],
+        }
+        return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+
+
+@dataclass
+class _Streams:
+    active: int = 0
+    opened: int = 0
+
+
+class LiveReloadHub:
+    """Holds the current :class:`ReloadState` and feeds it to a bounded number of event streams.
+
+    Streams end by themselves after ``lifetime`` seconds (the browser reconnects and gets the
+    state again), when the server stops, or when the client goes away (found out by a heartbeat).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_streams: int = 64,
+        lifetime: float = 300.0,
+        heartbeat: float = 15.0,
+        base: str = "/",
+    ) -> None:
+        self.max_streams = max_streams
+        self.lifetime = lifetime
+        self.heartbeat = heartbeat
+        self._cond = threading.Condition()
+        self._state = ReloadState(run=secrets.token_hex(8), base=base)
+        self._streams = _Streams()
+        self._stopping = False
+
+    @property
+    def state(self) -> ReloadState:
+        with self._cond:
+            return self._state
+
+    @property
+    def active_streams(self) -> int:
+        with self._cond:
+            return self._streams.active
+
+    def update(
+        self,
+        *,
+        epoch: int | None = None,
+        errors: Sequence[ErrorInfo] | None = None,
+        base: str | None = None,
+        building: bool | None = None,
+    ) -> ReloadState:
+        """Change the state (only the given fields) and wake every stream and waiter."""
+        with self._cond:
+            s = self._state
+            self._state = replace(
+                s,
+                seq=s.seq + 1,
+                epoch=s.epoch if epoch is None else epoch,
+                errors=s.errors if errors is None else tuple(errors),
+                base=s.base if base is None else base,
+                building=s.building if building is None else building,
+            )
+            self._cond.notify_all()
+            return self._state
+
+    def wait_for(self, predicate: Callable[[ReloadState], bool], timeout: float) -> ReloadState:
+        """Block until ``predicate(state)`` holds; raise TimeoutError after ``timeout`` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: predicate(self._state), timeout):
+                raise TimeoutError(f"live-reload state still {self._state} after {timeout} s")
+            return self._state
+
+    def stop(self) -> None:
+        """End every stream now; later streams end at once."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def wait_streams_closed(self, timeout: float) -> bool:
+        """Wait until no stream is open (used at shutdown and by tests)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._streams.active == 0, timeout)
+
+    def open_stream(self) -> bool:
+        """Reserve a stream slot; False when the server is stopping or the limit is reached."""
+        with self._cond:
+            if self._stopping or self._streams.active >= self.max_streams:
+                return False
+            self._streams.active += 1
+            self._streams.opened += 1
+            return True
+
+    def close_stream(self) -> None:
+        with self._cond:
+            self._streams.active -= 1
+            self._cond.notify_all()
+
+    def stream(self, send: Callable[[bytes], None], lifetime: float | None = None) -> None:
+        """Send the state now and after every change, as server-sent events, until the end.
+
+        ``send`` raises OSError when the client has gone; that ends the stream too.
+        """
+        deadline = time.monotonic() + (self.lifetime if lifetime is None else lifetime)
+        send(f"retry: {RETRY_MS}\n\n".encode())
+        seen = -1
+        while True:
+            with self._cond:
+                state: ReloadState | None = None
+                while state is None:
+                    if self._stopping:
+                        return
+                    if self._state.seq != seen:
+                        state = self._state
+                        break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    if not self._cond.wait(min(left, self.heartbeat)) and left > self.heartbeat:
+                        break  # quiet for a heartbeat interval: probe the client
+            if state is None:
+                send(b": ping\n\n")
+            else:
+                seen = state.seq
+                send(b"data: " + state.to_json().encode("ascii") + b"\n\n")
+
+
+def script_tag(state: ReloadState, epoch: int) -> bytes:
+    """The ``<script>`` injected before ``</body>``: the client below, told which epoch it shows."""
+    cfg = {"run": state.run, "epoch": epoch, "base": state.base, "events": EVENTS_PATH}
+    # JSON inside a <script>: escape what could end the element or start a comment
+    js_cfg = (
+        json.dumps(cfg, ensure_ascii=True)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    return (
+        "<script data-tracesite-livereload>"
+        + _CLIENT_JS.replace("__CONFIG__", js_cfg)
+        + "</script>"
+    ).encode("utf-8")
+
+
+def inject(html: bytes, tag: bytes) -> bytes:
+    """Insert ``tag`` before the last ``</body>`` (case-insensitive), else at the end."""
+    at = html.lower().rfind(b"</body")
+    if at < 0:
+        return html + tag
+    return html[:at] + tag + html[at:]
+
+
+# The browser side. States come from the one tab holding the Web Lock (or from this tab's own
+# stream where Web Locks are missing, e.g. a non-secure LAN address). The overlay is built with
+# textContent only: error messages quote untrusted file content.
+_CLIENT_JS = r"""
+(function () {
+  "use strict";
+  var cfg = __CONFIG__;
+  if (window.__tracesiteLiveReload) return;
+  window.__tracesiteLiveReload = cfg;
+  var NAME = "tracesite-livereload";
+  var chan = typeof BroadcastChannel === "function" ? new BroadcastChannel(NAME) : null;
+  var shared = !!(chan && navigator.locks && typeof navigator.locks.request === "function");
+  var latest = null, source = null, release = null, pending = null, retry = null;
+  var leaving = false, shownKey = "", dismissedKey = "";
+
+  function hidden() { return document.visibilityState === "hidden"; }
+
+  function apply(s) {
+    if (!s || leaving) return;
+    if (!latest || s.run !== latest.run || s.seq >= latest.seq) latest = s;
+    s = latest;
+    if (hidden()) return;  // acted on when the tab is shown again
+    if (s.epoch > 0 && (s.run !== cfg.run || s.epoch !== cfg.epoch)) {
+      leaving = true;
+      resign();
+      if (location.pathname.indexOf(s.base) === 0) location.reload();
+      else location.assign(s.base);
+      return;
+    }
+    showErrors(s.errors, s.epoch);
+  }
+
+  function connect() {
+    disconnect();
+    source = new EventSource(cfg.events);
+    source.onmessage = function (ev) {
+      var s;
+      try { s = JSON.parse(ev.data); } catch (e) { return; }
+      if (shared) chan.postMessage(s);
+      apply(s);
+    };
+    source.onerror = function () {
+      // network errors reconnect by themselves; a refused stream (503: too many) is CLOSED
+      if (source && source.readyState === 2) {
+        disconnect();
+        retry = setTimeout(function () {
+          retry = null;
+          if (!hidden() && !leaving) connect();
+        }, 2000);
+      }
+    };
+  }
+
+  function disconnect() {
+    if (retry) { clearTimeout(retry); retry = null; }
+    if (source) { source.close(); source = null; }
+  }
+
+  function lead() {
+    if (leaving) return;
+    if (!shared) { if (!source) connect(); return; }
+    if (release || pending) return;
+    var ctl = new AbortController();
+    pending = ctl;
+    navigator.locks.request(NAME, { signal: ctl.signal }, function () {
+      if (pending === ctl) pending = null;
+      if (hidden() || leaving) return null;
+      connect();
+      return new Promise(function (resolve) { release = resolve; });
+    }).catch(function () {});
+  }
+
+  function resign() {
+    if (pending) { pending.abort(); pending = null; }
+    disconnect();
+    if (release) { var r = release; release = null; r(); }
+  }
+
+  function wake() {
+    if (latest) apply(latest);
+    lead();
+    if (chan) chan.postMessage("ask");
+  }
+
+  function el(tag, css, text) {
+    var e = document.createElement(tag);
+    if (css) e.style.cssText = css;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function showErrors(errors, epoch) {
+    var key = JSON.stringify(errors || []);
+    var host = document.getElementById("tracesite-error-overlay");
+    if (!errors || !errors.length) {
+      if (host) host.remove();
+      shownKey = dismissedKey = "";
+      return;
+    }
+    if ((host && key === shownKey) || key === dismissedKey) return;
+    if (host) host.remove();
+    shownKey = key;
+    host = el("div", "all:initial");
+    host.id = "tracesite-error-overlay";
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    var back = el("div", "position:fixed;inset:0;z-index:2147483647;background:rgba(0,0,0,.55);" +
+      "display:flex;align-items:flex-start;justify-content:center;overflow:auto;padding:5vh 1em;" +
+      "box-sizing:border-box;font:14px/1.5 system-ui,sans-serif");
+    var box = el("div", "background:#fff;color:#1a1a1a;border-top:6px solid #c62828;" +
+      "border-radius:6px;max-width:60em;width:100%;padding:1em 1.25em;box-shadow:0 8px 32px #0008");
+    box.setAttribute("role", "alert");
+    var head = el("div", "display:flex;align-items:baseline;gap:1em");
+    var n = errors.length;
+    head.appendChild(el("strong", "font-size:1.2em;color:#c62828;flex:1",
+      "Build failed: " + n + (n === 1 ? " error" : " errors")));
+    var close = el("button", "font:inherit;cursor:pointer;border:1px solid #999;background:#eee;" +
+      "border-radius:4px;padding:0 .6em", "Dismiss");
+    close.addEventListener("click", function () { dismissedKey = key; host.remove(); });
+    head.appendChild(close);
+    box.appendChild(head);
+    box.appendChild(el("p", "margin:.4em 0 .8em;color:#555", epoch > 0
+      ? "Still serving the last good build. Fix the file and save: this page updates by itself."
+      : "Nothing could be built yet. Fix the file and save: this page updates by itself."));
+    var list = el("ol", "margin:0;padding-left:1.5em");
+    errors.forEach(function (e) {
+      var li = el("li", "margin:.5em 0");
+      li.className = "tracesite-error";
+      li.appendChild(el("div", "font:600 13px/1.4 ui-monospace,monospace;word-break:break-all",
+        e.where));
+      li.appendChild(el("div", "white-space:pre-wrap;word-break:break-word", e.message));
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    back.appendChild(box);
+    root.appendChild(back);
+    (document.body || document.documentElement).appendChild(host);
+  }
+
+  if (chan) {
+    chan.onmessage = function (ev) {
+      if (ev.data === "ask") { if (source && latest) chan.postMessage(latest); }
+      else apply(ev.data);
+    };
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (hidden()) resign(); else wake();
+  });
+  window.addEventListener("pagehide", resign);
+  window.addEventListener("pageshow", function (ev) { if (ev.persisted && !hidden()) wake(); });
+  if (!hidden()) wake();
+})();
+"""
