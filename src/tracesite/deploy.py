@@ -1,0 +1,513 @@
+"""``tracesite deploy``: publish the built site as the whole content of a GitHub Pages branch.
+
+Like ghp-import, this uses git plumbing with a temporary index (``GIT_INDEX_FILE``): the site
+folder is staged as its own work tree, written as a tree, committed on top of the branch's previous
+tip and pushed. The user's checked-out branch, index and working tree are never touched, pages
+deleted from the site disappear from the branch, and nothing is deleted anywhere on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from tracesite.errors import DeployError, ErrorCollection, TracesiteError
+from tracesite.writer import MARKER
+
+#: GitHub Pages refuses published sites larger than 1 GB.
+MAX_SITE_BYTES = 1024**3
+#: GitHub rejects pushes holding a file larger than 100 MiB.
+MAX_FILE_BYTES = 100 * 1024 * 1024
+#: GitHub warns about files larger than 50 MiB on push; we warn first.
+WARN_FILE_BYTES = 50 * 1024 * 1024
+
+_ZERO_OID = "0" * 40
+# Variables that would point git at another repository, index or work tree than ours.
+_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR")
+# Settings that must not change what ``git add`` stages from the site folder.
+_STAGING_CONFIG = (
+    "core.autocrlf=false",
+    "core.safecrlf=false",
+    "core.sparseCheckout=false",
+    "core.fsmonitor=false",
+)
+_GITHUB_REMOTE = re.compile(
+    r"""^(?:
+        (?:https?|git|ssh|git\+ssh)://(?:[^@/]+@)?(?:www\.|ssh\.)?github\.com(?::\d+)?/
+      | (?:[^@/:]+@)?github\.com:
+    )(?P<owner>[A-Za-z0-9-]+)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?/?$""",
+    re.X | re.I,
+)
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    remote: str = "origin"
+    branch: str = "gh-pages"
+    message: str | None = None  # default: "Publish site ... from <source commit>"
+    cname: str | None = None  # None keeps the previous deploy's CNAME; "" removes it
+    build: bool = True  # build first; False publishes the existing output folder
+    quiet: bool = False  # print nothing but errors
+
+
+@dataclass
+class DeployResult:
+    output: Path  # the folder that was published
+    remote: str
+    branch: str
+    commit: str  # the branch tip that was pushed
+    url: str | None  # where GitHub Pages will serve it, when that can be worked out
+    n_files: int = 0
+    n_bytes: int = 0
+    changed: bool = True  # False when the site was identical to the previous deploy
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SiteSize:
+    n_files: int
+    n_bytes: int
+    warnings: tuple[str, ...] = ()
+
+
+def pages_url(remote_url: str, cname: str | None = None) -> str | None:
+    """The URL GitHub Pages serves a repository's site at, or None for a non-GitHub remote.
+
+    ``https://github.com/Owner/repo.git`` and ``git@github.com:Owner/repo`` give
+    ``https://owner.github.io/repo/``; a repository named ``owner.github.io`` is served at the root;
+    a custom domain wins over both.
+    """
+    if cname:
+        return f"https://{cname}/"
+    m = _GITHUB_REMOTE.match(remote_url.strip())
+    if m is None:
+        return None
+    owner, repo = m.group("owner").lower(), m.group("repo")
+    if repo.lower() in (f"{owner}.github.io", f"{owner}.github.com"):
+        return f"https://{owner}.github.io/"
+    return f"https://{owner}.github.io/{repo}/"
+
+
+def base_url_mismatch(base_url: str, url: str) -> str | None:
+    """Why the configured ``base_url`` does not fit the published ``url``, or None if it does."""
+    parts = urlsplit(base_url)
+    path = parts.path if parts.scheme else base_url
+    want = urlsplit(url)
+    norm = "/" + path.strip("/") + "/" if path.strip("/") else "/"
+    if norm != want.path:
+        return (
+            f'[site] base_url is "{base_url}" but the site will be served at {url}; '
+            f'set base_url = "{url}" in tracesite.toml so the 404 page and sitemap work there'
+        )
+    if parts.scheme and (parts.netloc.lower() != want.netloc.lower()):
+        return f'[site] base_url "{base_url}" names another host than {url}; set base_url = "{url}"'
+    return None
+
+
+def normalise_cname(cname: str) -> str:
+    """A bare domain from ``docs.example.com``, ``https://docs.example.com/`` and the like."""
+    domain = re.sub(r"^[a-z]+://", "", cname.strip(), flags=re.I).rstrip("/").lower()
+    if not _HOSTNAME.match(domain):
+        raise DeployError(
+            f"not a domain name: {cname!r} (expected e.g. docs.example.com)", address="--cname"
+        )
+    return domain
+
+
+def check_site(site: Path) -> SiteSize:
+    """Refuse what GitHub Pages cannot publish: symlinks, special files, nested ``.git``, files over
+    :data:`MAX_FILE_BYTES`, a site over :data:`MAX_SITE_BYTES`. Reports every problem at once."""
+    errors: list[TracesiteError] = []
+    warnings: list[str] = []
+    n_files = n_bytes = 0
+    for folder, dirs, files in os.walk(site):
+        here = Path(folder)
+        for name in sorted(dirs + files):
+            path = here / name
+            st = path.lstat()
+            if name == ".git":
+                errors.append(DeployError("a .git folder or file inside the site", path=str(path)))
+            elif stat.S_ISLNK(st.st_mode):
+                errors.append(
+                    DeployError(
+                        "a symbolic link in the site; GitHub Pages does not serve links, "
+                        "copy the file instead",
+                        path=str(path),
+                    )
+                )
+            elif stat.S_ISDIR(st.st_mode):
+                continue
+            elif not stat.S_ISREG(st.st_mode):
+                errors.append(DeployError("not a regular file", path=str(path)))
+            elif here == site and name == MARKER:
+                continue  # tracesite's own record; not published
+            elif st.st_size > MAX_FILE_BYTES:
+                errors.append(
+                    DeployError(
+                        f"file is {_size(st.st_size)}; GitHub refuses files over "
+                        f"{_size(MAX_FILE_BYTES)}",
+                        path=str(path),
+                    )
+                )
+            else:
+                if st.st_size > WARN_FILE_BYTES:
+                    warnings.append(f"{path}: {_size(st.st_size)}; GitHub warns above 50 MB")
+                n_files += 1
+                n_bytes += st.st_size
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink() and d != ".git"]
+    if n_bytes > MAX_SITE_BYTES:
+        errors.append(
+            DeployError(
+                f"the site is {_size(n_bytes)}; GitHub Pages refuses sites over "
+                f"{_size(MAX_SITE_BYTES)}",
+                path=str(site),
+            )
+        )
+    if errors:
+        errors.append(DeployError("nothing was published", path=str(site)))
+        raise ErrorCollection(errors)
+    return SiteSize(n_files, n_bytes, tuple(warnings))
+
+
+def _size(n: int) -> str:
+    """Sizes as GitHub states its limits (binary units, written MB/GB)."""
+    if n < 1024:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1024
+        if value < 1024 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+class Git:
+    """Runs git in one repository with a clean environment; failures become DeployErrors."""
+
+    def __init__(self, project: Path) -> None:
+        if not project.is_dir():
+            raise DeployError("no such folder", path=str(project))
+        self.env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+        self.project = project
+        self.git_dir = Path(self.run("rev-parse", "--absolute-git-dir", what="find the repository"))
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+        what: str = "",
+        check: bool = True,
+    ) -> str:
+        """Run ``git args`` and return its stdout, stripped; raise a DeployError on failure
+        (or return "" when ``check`` is false)."""
+        proc = self._run(args, cwd, env, stdin)
+        out = proc.stdout.decode("utf-8", "replace").strip()
+        if proc.returncode != 0:
+            if check:
+                err = proc.stderr.decode("utf-8", "replace").strip() or out
+                raise git_error(args, err, self.project, what)
+            return ""
+        return out
+
+    def ok(self, *args: str) -> bool:
+        """Whether ``git args`` succeeds (for yes/no questions such as ``merge-base``)."""
+        return self._run(args, None, None, None).returncode == 0
+
+    def _run(
+        self,
+        args: tuple[str, ...],
+        cwd: Path | None,
+        env: dict[str, str] | None,
+        stdin: bytes | None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        try:
+            return subprocess.run(
+                ["git", *args],
+                cwd=cwd or self.project,
+                env=env or self.env,
+                input=stdin,
+                capture_output=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise DeployError("git is not installed (or not on PATH)") from None
+
+    def ref(self, name: str) -> str | None:
+        """The commit a ref points to, or None."""
+        return (
+            self.run("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", check=False) or None
+        )
+
+
+def git_error(args: tuple[str, ...], stderr: str, project: Path, what: str) -> DeployError:
+    """A git failure as one clear DeployError, with a hint for the usual causes."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("hint:")]
+    detail = "; ".join(lines[-4:]) or "no message"
+    low = stderr.lower()
+    if "not a git repository" in low:
+        return DeployError(
+            "not inside a git repository; run `git init` and add a GitHub remote first",
+            path=str(project),
+        )
+    hint = ""
+    if "non-fast-forward" in low or "fetch first" in low or "[rejected]" in low:
+        hint = (
+            " (the remote branch has commits your local copy lacks, e.g. a deploy from another "
+            "machine: run `git fetch` and deploy again)"
+        )
+    elif any(s in low for s in ("authentication", "permission denied", "could not read username")):
+        hint = " (check your credentials and that you may push to this repository)"
+    elif "please tell me who you are" in low or "empty ident" in low:
+        hint = ' (set `git config user.name "..."` and `git config user.email ...`)'
+    doing = what or f"git {args[0]}"
+    return DeployError(f"git failed to {doing}: {detail}{hint}", path=str(project))
+
+
+def deploy_project(project: Path, options: DeployOptions | None = None) -> DeployResult:
+    """Build ``project`` (unless told not to) and push the site to the Pages branch.
+
+    Every check that can refuse (repository, remote, branch, build, site contents) runs before
+    anything is written to git; the local branch moves only after the push succeeded.
+    """
+    options = options or DeployOptions()
+    project = project.resolve()
+    say: Callable[[str], None] = _silent if options.quiet else click.echo
+    cname = normalise_cname(options.cname) if options.cname else options.cname
+    git = Git(project)
+    remote_url = _remote_url(git, options.remote)
+    _check_branch(git, options)
+
+    from tracesite.config import load_config
+
+    config = load_config(project)
+    site = _site_folder(project, options, config.build.output_dir)
+    size = check_site(site)
+    warnings = list(size.warnings)
+
+    parent = _parent(git, options)
+    with tempfile.TemporaryDirectory(prefix="tracesite-deploy-") as tmp:
+        staging = Staging(git, site, Path(tmp) / "index")
+        top_level = staging.add_site()
+        if cname is None and "CNAME" in top_level:
+            cname = (site / "CNAME").read_text(encoding="utf-8", errors="replace").strip() or None
+        elif cname is None:
+            cname = _file_in(git, parent, "CNAME")
+            if cname:
+                say(f"keeping CNAME {cname} from the previous deploy (--cname '' removes it)")
+        if cname:
+            staging.add_text("CNAME", f"{cname}\n")
+        elif "CNAME" in top_level:
+            staging.remove("CNAME")  # --cname '': publish without the custom domain
+        if ".nojekyll" not in top_level:
+            staging.add_text(".nojekyll", "")  # serve as is: no Jekyll, _-prefixed paths kept
+        tree = staging.write_tree()
+
+    changed = parent is None or git.run("rev-parse", f"{parent}^{{tree}}") != tree
+    commit = parent if parent is not None and not changed else _commit(git, tree, parent, options)
+    git.run(
+        "push",
+        "--quiet",
+        options.remote,
+        f"{commit}:refs/heads/{options.branch}",
+        what=f"push to {options.remote} ({remote_url})",
+    )
+    local = git.ref(f"refs/heads/{options.branch}")
+    if local != commit:
+        git.run(
+            "update-ref",
+            "-m",
+            "tracesite deploy",
+            f"refs/heads/{options.branch}",
+            commit,
+            local or _ZERO_OID,
+            what=f"update the local {options.branch} branch",
+        )
+
+    url = pages_url(remote_url, cname)
+    if url is not None:
+        mismatch = base_url_mismatch(config.site.base_url, url)
+        if mismatch:
+            warnings.append(mismatch)
+    result = DeployResult(
+        output=site,
+        remote=options.remote,
+        branch=options.branch,
+        commit=commit,
+        url=url,
+        n_files=size.n_files,
+        n_bytes=size.n_bytes,
+        changed=changed,
+        warnings=warnings,
+    )
+    _report(result, first=parent is None, say=say, quiet=options.quiet)
+    return result
+
+
+class Staging:
+    """A temporary index whose work tree is the site folder: the branch's next tree."""
+
+    def __init__(self, git: Git, site: Path, index: Path) -> None:
+        self.git = git
+        self.site = site
+        # GIT_DIR is explicit: the site folder may live outside the repository's work tree
+        self.env = dict(
+            git.env, GIT_DIR=str(git.git_dir), GIT_WORK_TREE=str(site), GIT_INDEX_FILE=str(index)
+        )
+
+    def run(self, *args: str, stdin: bytes | None = None, what: str = "stage the site") -> str:
+        return self.git.run(*args, cwd=self.site, env=self.env, stdin=stdin, what=what)
+
+    def add_site(self) -> set[str]:
+        """Stage every file of the site (minus tracesite's marker); return the top-level names."""
+        cfg = [arg for c in _STAGING_CONFIG for arg in ("-c", c)]
+        # -f: the user's global or repository excludes must not drop files of the site
+        self.run(*cfg, "add", "--all", "--force", "--", ".")
+        self.remove(MARKER)
+        names = self.run("ls-files", "-z").split("\0")
+        return {n.split("/", 1)[0] for n in names if n}
+
+    def add_text(self, name: str, text: str) -> None:
+        """Add a top-level file to the tree without writing it into the site folder."""
+        blob = self.run("hash-object", "-w", "--stdin", stdin=text.encode(), what=f"add {name}")
+        self.run(
+            "update-index", "--add", "--cacheinfo", f"100644,{blob},{name}", what=f"add {name}"
+        )
+
+    def remove(self, name: str) -> None:
+        self.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", name)
+
+    def write_tree(self) -> str:
+        return self.run("write-tree", what="write the site's tree")
+
+
+def _silent(_message: str) -> None:
+    """Output sink for ``quiet``."""
+
+
+def _commit(git: Git, tree: str, parent: str | None, options: DeployOptions) -> str:
+    return git.run(
+        "commit-tree",
+        tree,
+        *(["-p", parent] if parent else []),
+        stdin=_message(git, options).encode("utf-8"),
+        what="commit the site",
+    )
+
+
+def _remote_url(git: Git, remote: str) -> str:
+    """The remote's URL as the user configured it (before insteadOf rewriting and pushurl), which
+    names the GitHub repository; refuses a remote that does not exist."""
+    url = git.run("remote", "get-url", "--push", remote, check=False)
+    if not url:
+        known = git.run("remote", check=False).split()
+        listed = f" (this repository has: {', '.join(known)})" if known else ""
+        raise DeployError(
+            f"no git remote named {remote!r}{listed}; add one with "
+            f"`git remote add {remote} https://github.com/USER/REPO.git` or pass --remote",
+            path=str(git.project),
+        )
+    return git.run("config", "--get", f"remote.{remote}.url", check=False) or url
+
+
+def _check_branch(git: Git, options: DeployOptions) -> None:
+    """Refuse branch names git rejects and branches the user works on (they would be replaced)."""
+    ref = f"refs/heads/{options.branch}"
+    if options.branch.startswith("-") or not git.ok("check-ref-format", ref):
+        raise DeployError(f"not a valid branch name: {options.branch!r}", address="--branch")
+    worktrees = git.run("worktree", "list", "--porcelain", check=False).splitlines()
+    if f"branch {ref}" in worktrees or git.run("symbolic-ref", "-q", "HEAD", check=False) == ref:
+        raise DeployError(
+            f"branch {options.branch!r} is checked out; deploy would replace your files on it. "
+            "Switch to your source branch, or pass another --branch",
+            path=str(git.project),
+        )
+    default = git.run("symbolic-ref", "-q", f"refs/remotes/{options.remote}/HEAD", check=False)
+    if default == f"refs/remotes/{options.remote}/{options.branch}":
+        raise DeployError(
+            f"{options.branch!r} is the default branch of {options.remote}; deploy replaces the "
+            "whole branch with the site, so it refuses that one",
+            path=str(git.project),
+        )
+
+
+def _site_folder(project: Path, options: DeployOptions, output_dir: Path) -> Path:
+    """Build (unless --no-build) and return the output folder, refusing a failed build."""
+    if options.build:
+        from tracesite.build import BuildOptions, build_project
+
+        result = build_project(project, BuildOptions(quiet=options.quiet))
+        if not result.ok:
+            raise DeployError(
+                f"the build failed with {len(result.errors)} error(s); nothing was published",
+                path=str(project),
+            )
+        output_dir = result.output
+    site = output_dir.resolve()
+    if not site.is_dir():
+        raise DeployError("no built site here; run `tracesite build` first", path=str(output_dir))
+    if not (site / MARKER).is_file():
+        raise DeployError(
+            f"this folder was not written by `tracesite build` (no {MARKER} marker); "
+            "refusing to publish it",
+            path=str(output_dir),
+        )
+    return site
+
+
+def _file_in(git: Git, commit: str | None, name: str) -> str | None:
+    """The stripped text of ``name`` in ``commit``'s tree, or None."""
+    if commit is None:
+        return None
+    return git.run("cat-file", "blob", f"{commit}:{name}", check=False).strip() or None
+
+
+def _parent(git: Git, options: DeployOptions) -> str | None:
+    """The previous tip to commit on: the local branch, or the remote's copy when that is newer
+    (a fresh clone; another machine's deploy, fetched), so that the push fast-forwards."""
+    local = git.ref(f"refs/heads/{options.branch}")
+    tracking = git.ref(f"refs/remotes/{options.remote}/{options.branch}")
+    if local and tracking and local != tracking:
+        return local if git.ok("merge-base", "--is-ancestor", tracking, local) else tracking
+    return local or tracking
+
+
+def _message(git: Git, options: DeployOptions) -> str:
+    if options.message:
+        return options.message if options.message.endswith("\n") else options.message + "\n"
+    from tracesite import __version__
+
+    head = git.ref("HEAD")
+    source = f" from {head[:12]}" if head else ""
+    return f"Publish site{source}\n\nWritten by `tracesite deploy` (tracesite {__version__}).\n"
+
+
+def _report(result: DeployResult, *, first: bool, say: Callable[[str], None], quiet: bool) -> None:
+    what = "published" if result.changed else "no change since the last deploy; pushed"
+    say(
+        f"{what} {result.n_files} files ({_size(result.n_bytes)}) to "
+        f"{result.remote} {result.branch} at {result.commit[:12]}"
+    )
+    if not quiet:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    if result.url:
+        say(f"the site will be at {result.url}")
+    else:
+        say("not a GitHub remote: the site is wherever your host serves this branch")
+    if first:
+        say(
+            "first deploy: in the repository's Settings > Pages, choose 'Deploy from a branch', "
+            f"branch {result.branch}, folder / (root)"
+        )
