@@ -1,9 +1,16 @@
-"""Typed access to parsed JSON with addressed errors (``$.choices[0].logprobs.content[17]``)."""
+"""Typed access to parsed JSON with addressed errors (``$.choices[0].logprobs.content[17]``).
+
+Also the small conversions several readers share: Unix timestamps to ISO 8601, escaped byte
+labels (``"byte: \\x89"``, ``"bytes:\\xe2\\x80"``) to bytes, and spotting special tokens.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from tracesite.errors import TraceReadError
@@ -86,9 +93,124 @@ def expect_bytes(value: Any, addr: str) -> bytes | None:
     return bytes(value)
 
 
+#: Token ids are stored as int64; -1 means "unknown".
+_MAX_ID = 2**63 - 1
+
+
 def expect_int_or_none(value: Any, addr: str) -> int:
+    """A token id (an integer >= 0), or -1 for null/absent."""
     if value is None:
         return -1
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(addr, f"expected an integer token id, got {describe(value)}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ID:
+        raise fail(addr, f"expected a token id (an integer >= 0), got {describe(value)}")
     return value
+
+
+def optional_str(value: Any, addr: str) -> str | None:
+    """A string or null/absent."""
+    if value is None:
+        return None
+    return expect_str(value, addr)
+
+
+def iso_time(value: Any, addr: str) -> str | None:
+    """A creation time as ISO 8601: Unix seconds (int or float) become UTC; strings pass through."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(addr, f"expected a Unix timestamp or a date string, got {describe(value)}")
+    try:
+        moment = datetime.fromtimestamp(float(value), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise fail(addr, f"not a usable Unix timestamp: {describe(value)}") from None
+    spec = "seconds" if float(value).is_integer() else "milliseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+_ESCAPED_BYTES = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
+
+
+def escaped_bytes(label: str, prefix: str) -> bytes | None:
+    """Bytes of a label such as ``"byte: \\x89"`` (llama.cpp old form, prefix ``"byte: "``) or
+    ``"bytes:\\xe2\\x80"`` (legacy Completions, prefix ``"bytes:"``); None for other labels."""
+    if not label.startswith(prefix):
+        return None
+    rest = label[len(prefix) :]
+    if not _ESCAPED_BYTES.fullmatch(rest):
+        return None
+    return bytes(int(rest[i + 2 : i + 4], 16) for i in range(0, len(rest), 4))
+
+
+_SPECIAL = re.compile(r"<\|[^|<>]{1,40}\|>|<｜[^｜<>]{1,40}｜>|</?s>|<unk>|<pad>|<eos>|<bos>|<ctrl\d+>|<(?:end|start)_of_turn>|<eot>")
+
+
+def looks_special(label: str) -> bool:
+    """Whether a token label has the shape of a special token (``<|end|>``, ``</s>``,
+    ``<｜end▁of▁sentence｜>``). Readers that have no ``special`` flag use this, checked against the
+    provider's own text (see :func:`special_positions`)."""
+    return label[:1] == "<" and label[-1:] == ">" and _SPECIAL.fullmatch(label) is not None
+
+
+def special_positions(
+    labels: list[str], raw: list[bytes | None], provider_text: str | None
+) -> set[int]:
+    """Positions whose chosen token is a special token left out of the provider's text.
+
+    OpenAI-style APIs have no ``special`` flag: ``<|end|>`` comes with ``bytes: null``, vLLM's
+    ``<|im_end|>`` with the literal bytes. A special-looking token is treated as special when
+    leaving such tokens out makes the rebuilt text equal the provider's text (or, without a
+    provider text, when it has no bytes). A model that really wrote ``<|end|>`` keeps it.
+    """
+    candidates = [i for i, t in enumerate(labels) if t[:1] == "<" and looks_special(t)]
+    if not candidates:
+        return set()
+    if provider_text is None:
+        return {i for i in candidates if raw[i] is None}
+    chosen = set(candidates)
+
+    def rebuilt(skip: set[int]) -> str:
+        parts = (
+            (b if b is not None else t.encode("utf-8", "surrogatepass"))
+            for i, (t, b) in enumerate(zip(labels, raw, strict=True))
+            if i not in skip
+        )
+        return b"".join(parts).decode("utf-8", "replace")
+
+    if rebuilt(chosen) == provider_text:
+        return chosen
+    if rebuilt(set()) == provider_text:
+        return set()
+    return {i for i in candidates if raw[i] is None}
+
+
+def join_texts(parts: Iterable[str | None]) -> str | None:
+    """Concatenate the strings among ``parts``; None when there are none."""
+    texts = [p for p in parts if p is not None]
+    return "".join(texts) if texts else None
+
+
+def small_extra(d: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The listed keys of ``d`` that are present and not null, for ``TraceMeta.extra``.
+
+    Values must stay JSON-serialisable and small (ids, usage, fingerprints), never token lists.
+    """
+    return {k: d[k] for k in keys if d.get(k) is not None and _json_safe(d[k])}
+
+
+def _json_safe(value: Any, depth: int = 0) -> bool:
+    """JSON-serialisable without NaN/inf and without deep nesting (so native files stay valid)."""
+    if depth > 8:
+        return False
+    if value is None or isinstance(value, str | bool | int):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return len(value) <= 100 and all(_json_safe(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= 100 and all(
+            isinstance(k, str) and _json_safe(v, depth + 1) for k, v in value.items()
+        )
+    return False

@@ -1,35 +1,273 @@
-"""Format detection from content (never from the file extension).
+"""Format detection from content (never from the file extension) and dispatch to the readers.
 
-PLACEHOLDER: only the native format is wired up; the other readers are added per SPEC §6.
+A file is an ``.npz`` archive (zip magic), one JSON document, or a sequence of JSON values (SSE
+text or JSON lines). A sequence is either a *stream* (chunks of one response: OpenAI chat,
+completions, Responses, llama.cpp, TGI, Ollama) or independent documents (native JSONL, batch
+output), each document read like a file of its own.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tracesite.errors import TraceReadError
-from tracesite.formats import native
+from tracesite.formats import (
+    gemini,
+    llamacpp,
+    native,
+    npz,
+    ollama,
+    openai_chat,
+    openai_completions,
+    openai_responses,
+    tgi,
+)
+from tracesite.formats.common import describe, fail
+from tracesite.formats.containers import decode, parse_text
 from tracesite.model import Trace
 
-FORMAT_NAMES = ("native",)
+#: The short, stable format names found in ``TraceMeta.format``.
+FORMAT_NAMES = (
+    native.FORMAT_NAME,
+    openai_chat.CHAT,
+    openai_chat.CHAT_STREAM,
+    openai_completions.FORMAT_NAME,
+    openai_responses.FORMAT_NAME,
+    openai_responses.STREAM_FORMAT,
+    llamacpp.FORMAT_NAME,
+    gemini.FORMAT_NAME,
+    tgi.FORMAT_NAME,
+    tgi.STREAM_FORMAT,
+    ollama.FORMAT_NAME,
+    npz.FORMAT_NAME,
+)
+
+#: What the "unknown format" error lists.
+KNOWN_FORMATS = (
+    'tracesite native ({"tracesite": 1, "tokens": [...]}, JSON or JSON lines)',
+    "OpenAI chat completion (response, its logprobs object or content list)",
+    "OpenAI chat stream (SSE or one chunk per line)",
+    "OpenAI/vLLM completions (choices[].logprobs.tokens)",
+    "OpenAI Responses (response, SSE stream or response.completed event)",
+    "llama.cpp /completion (completion_probabilities, streamed or not)",
+    "Gemini/Vertex (candidates[].logprobsResult or a bare logprobsResult)",
+    "TGI /generate with details (or its stream)",
+    "Ollama with logprobs",
+    "numpy .npz",
+)
+
+Reader = Callable[[Any, str, str], list[Trace]]
+StreamReader = Callable[[Sequence[tuple[int, Any]], str], list[Trace]]
 
 
-def traces_from_object(obj: Any, source: str) -> list[Trace]:
-    try:
-        if native.is_native(obj):
-            return [native.read_native(obj, source)]
-    except TraceReadError as exc:
-        raise exc.located(source) from None
-    raise TraceReadError(
-        "not a trace format tracesite knows; expected one of " + ", ".join(FORMAT_NAMES),
-        path=source,
+def _unknown(addr: str, obj: Any) -> TraceReadError:
+    keys = ""
+    if isinstance(obj, dict):
+        keys = " (top-level keys: " + ", ".join(sorted(map(str, obj))[:8]) + ")"
+    elif not isinstance(obj, list):
+        keys = f" (got {describe(obj)})"
+    return fail(
+        addr,
+        "not a trace format tracesite knows" + keys + "; expected one of: " + "; ".join(KNOWN_FORMATS),
     )
 
 
-def read_bytes(data: bytes, source: str) -> list[Trace]:
+def _is_chunk(d: dict[str, Any]) -> bool:
+    if d.get("object") == "chat.completion.chunk":
+        return True
+    choices = d.get("choices")
+    return isinstance(choices, list) and any(isinstance(c, dict) and "delta" in c for c in choices)
+
+
+def _is_completions(d: dict[str, Any]) -> bool:
+    if d.get("object") == "text_completion":
+        return True
+    choices = d.get("choices")
+    return bool(choices) and isinstance(choices, list) and isinstance(choices[0], dict) and "text" in choices[0]
+
+
+def _is_entry_list(obj: Any) -> bool:
+    """An OpenAI-style token entry list (a bare ``logprobs.content``)."""
+    return (
+        isinstance(obj, list)
+        and bool(obj)
+        and isinstance(obj[0], dict)
+        and "token" in obj[0]
+        and "logprob" in obj[0]
+    )
+
+
+def _batch_body(d: dict[str, Any]) -> Any:
+    """The response inside an OpenAI Batch API output line, or None."""
+    response = d.get("response")
+    if "custom_id" in d and isinstance(response, dict) and "body" in response:
+        return response["body"]
+    return None
+
+
+def _document_reader(obj: Any) -> Reader | None:
+    if isinstance(obj, list):
+        return openai_chat.read_bare_logprobs if _is_entry_list(obj) else None
+    if not isinstance(obj, dict):
+        return None
+    if native.is_native(obj):
+        return _native
+    if openai_responses.is_response_event(obj):
+        return openai_responses.read_responses_response
+    if "choices" in obj:
+        if _is_chunk(obj):
+            return _single_chunk
+        if _is_completions(obj):
+            return openai_completions.read_completions_response
+        return openai_chat.read_chat_response
+    if isinstance(obj.get("output"), list) and (obj.get("object") == "response" or "created_at" in obj):
+        return openai_responses.read_responses_response
+    if llamacpp.is_llamacpp(obj):
+        return llamacpp.read_llamacpp_response
+    if gemini.is_gemini_response(obj):
+        return gemini.read_gemini_response
+    if gemini.is_logprobs_result(obj):
+        return gemini.read_bare_logprobs_result
+    if tgi.is_tgi_response(obj):
+        return tgi.read_tgi_response
+    if ollama.is_ollama(obj):
+        return ollama.read_ollama_response
+    if _batch_body(obj) is not None:
+        return _batch
+    if _is_entry_list(obj.get("content")) or (
+        set(obj) <= {"content", "refusal", "reasoning_content"} and "content" in obj
+    ):
+        return openai_chat.read_bare_logprobs
+    return None
+
+
+def _native(obj: Any, source: str, addr: str) -> list[Trace]:
+    return [native.read_native(obj, source, addr=addr)]
+
+
+def _single_chunk(obj: Any, source: str, addr: str) -> list[Trace]:
+    return openai_chat.read_chat_stream([(1, obj)], source)
+
+
+def _batch(obj: Any, source: str, addr: str) -> list[Trace]:
+    return read_document(obj["response"]["body"], source, f"{addr}.response.body")
+
+
+def read_document(obj: Any, source: str, addr: str = "$") -> list[Trace]:
+    """The traces of one JSON value: a known format, or an array of them."""
+    reader = _document_reader(obj)
+    if reader is not None:
+        return reader(obj, source, addr)
+    if isinstance(obj, list) and obj:
+        # An array of responses (a dataset export, TGI's list answer): each element in turn.
+        first = _document_reader(obj[0])
+        if first is None:
+            raise _unknown(f"{addr}[0]", obj[0])
+        traces: list[Trace] = []
+        for i, item in enumerate(obj):
+            reader = _document_reader(item)
+            if reader is None:
+                raise _unknown(f"{addr}[{i}]", item)
+            traces.extend(reader(item, source, f"{addr}[{i}]"))
+        return traces
+    raise _unknown(addr, obj)
+
+
+def _event_kind(obj: Any) -> str:
+    if not isinstance(obj, dict):
+        return "document"
+    if "choices" in obj:
+        return "chat" if _is_chunk(obj) else "completions" if _is_completions(obj) else "document"
+    if openai_responses.is_response_event(obj):
+        return "responses"
+    if llamacpp.KEY in obj or ("stop" in obj and "content" in obj):
+        return "llamacpp"
+    if tgi.is_tgi_event(obj):
+        return "tgi"
+    if "done" in obj and ("response" in obj or "message" in obj):
+        return "ollama"
+    return "document"
+
+
+_STREAM_READERS: dict[str, StreamReader] = {
+    "chat": openai_chat.read_chat_stream,
+    "completions": openai_completions.read_completions_stream,
+    "responses": openai_responses.read_responses_stream,
+    "llamacpp": llamacpp.read_llamacpp_stream,
+    "tgi": tgi.read_tgi_stream,
+    "ollama": ollama.read_ollama_stream,
+}
+
+
+def _is_stream(kind: str, events: Sequence[tuple[int, Any]], sse: bool) -> bool:
+    """Whether same-kind events are chunks of one response rather than separate documents."""
+    if kind in ("chat", "responses", "tgi"):
+        return True
+    if kind == "llamacpp":
+        return sse or llamacpp.is_llamacpp_stream(events)
+    if kind == "ollama":
+        return any(obj.get("done") is False for _, obj in events)
+    if kind == "completions":
+        ids = {obj.get("id") for _, obj in events if isinstance(obj.get("id"), str | int)}
+        return sse or len(ids) <= 1 and len(events) > 1
+    return False
+
+
+def read_events(events: Sequence[tuple[int, Any]], source: str, sse: bool = False) -> list[Trace]:
+    """The traces of a sequence of JSON values (SSE payloads or JSON lines)."""
+    if not events:
+        raise TraceReadError("no JSON data in this file")
+    for line, obj in events:
+        if isinstance(obj, dict) and "error" in obj and obj.get("error") is not None and len(obj) <= 3:
+            raise fail(f"line {line}: $.error", f"the stream reports an error: {describe(obj['error'])}")
+    kinds = [_event_kind(obj) for _, obj in events]
+    first = next((k for k in kinds if k != "document"), "document")
+    if first != "document" and _is_stream(first, events, sse):
+        for (line, obj), kind in zip(events, kinds, strict=True):
+            if kind != first:
+                raise fail(f"line {line}: $", f"not a {first} stream event like the lines before it: {describe(obj)}")
+        return _STREAM_READERS[first](events, source)
+    traces: list[Trace] = []
+    for line, obj in events:
+        traces.extend(read_document(obj, source, f"line {line}: $"))
+    return traces
+
+
+def _numbered(traces: list[Trace], source: str) -> list[Trace]:
+    """Give each trace its 0-based index within the file and the file as its source."""
+    return [
+        dataclasses.replace(t, meta=dataclasses.replace(t.meta, index=i, source=source))
+        for i, t in enumerate(traces)
+    ]
+
+
+def traces_from_object(obj: Any, source: str) -> list[Trace]:
+    """The traces of an already-parsed JSON value (``Trace.from_openai`` and friends)."""
     try:
-        obj = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TraceReadError(f"not valid JSON: {exc}", path=source) from None
-    return traces_from_object(obj, source)
+        return _numbered(read_document(obj, source), source)
+    except TraceReadError as exc:
+        raise exc.located(source) from None
+    except RecursionError:
+        raise TraceReadError("nested too deeply", path=source) from None
+
+
+def read_bytes(data: bytes, source: str) -> list[Trace]:
+    """Every trace in a file's bytes, format detected from the content."""
+    try:
+        if data.startswith(npz.MAGIC):
+            return _numbered(npz.read_npz(data, source), source)
+        text = decode(data)
+        if not text.strip():
+            raise TraceReadError("empty file: no trace data")
+        parsed = parse_text(text)
+        if parsed.events is None:
+            traces = read_document(parsed.document, source)
+        else:
+            traces = read_events(parsed.events, source, parsed.sse)
+        return _numbered(traces, source)
+    except TraceReadError as exc:
+        raise exc.located(source) from None
+    except RecursionError:
+        raise TraceReadError("nested too deeply", path=source) from None

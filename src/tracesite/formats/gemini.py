@@ -1,0 +1,155 @@
+"""Google Gemini / Vertex AI: ``candidates[i].logprobsResult.{chosenCandidates, topCandidates}``.
+
+``chosenCandidates[i]`` pairs with ``topCandidates[i]`` (the lists must be the same length);
+``topCandidates`` is absent without ``logprobs: k`` (quirk 4); padding alternatives carry the
+sentinel ``-1.2676506e30`` with junk tokens (quirk 2). Keys are camelCase on the wire and
+snake_case in the google-genai SDK's ``model_dump()``; both are read. The JSON follows proto3's
+mapping, where a zero value may be left out, so a missing ``logProbability`` is 0 (p = 1).
+``avgLogprobs`` is kept in ``extra`` but never used: for thinking models it also averages the
+hidden thought tokens (quirk 17).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracesite.formats.builder import TraceBuilder
+from tracesite.formats.common import describe, expect_dict, expect_list, fail, optional_str
+from tracesite.formats.entries import id_of, logprob_of
+from tracesite.model import Trace, TraceMeta
+
+FORMAT_NAME = "gemini"
+
+_KEYS = {
+    "logprobsResult": "logprobs_result",
+    "chosenCandidates": "chosen_candidates",
+    "topCandidates": "top_candidates",
+    "logProbability": "log_probability",
+    "tokenId": "token_id",
+    "finishReason": "finish_reason",
+    "modelVersion": "model_version",
+    "createTime": "create_time",
+    "responseId": "response_id",
+    "avgLogprobs": "avg_logprobs",
+    "usageMetadata": "usage_metadata",
+}
+
+
+def key_of(d: dict[str, Any], camel: str) -> str:
+    """The spelling of ``camel`` that ``d`` uses (camelCase wire JSON or snake_case SDK dump)."""
+    snake = _KEYS.get(camel, camel)
+    return snake if snake in d and camel not in d else camel
+
+
+def get(d: dict[str, Any], camel: str) -> Any:
+    return d.get(key_of(d, camel))
+
+
+def is_logprobs_result(obj: Any) -> bool:
+    return isinstance(obj, dict) and any(
+        k in obj for k in ("chosenCandidates", "chosen_candidates", "topCandidates", "top_candidates")
+    )
+
+
+def is_gemini_response(obj: Any) -> bool:
+    return isinstance(obj, dict) and isinstance(obj.get("candidates"), list)
+
+
+def _candidate(c: Any, addr: str) -> tuple[str, float | None, int]:
+    if type(c) is not dict:
+        raise fail(addr, f"expected an object, got {describe(c)}")
+    token = c.get("token", "")
+    if type(token) is not str:
+        raise fail(f"{addr}.token", f"expected a string, got {describe(token)}")
+    k = key_of(c, "logProbability")
+    lp = logprob_of(c[k], f"{addr}.{k}") if k in c else 0.0
+    k = key_of(c, "tokenId")
+    return token, lp, id_of(c.get(k), f"{addr}.{k}")
+
+
+def read_logprobs_result(lr: dict[str, Any], addr: str) -> TraceBuilder:
+    """The positions of one ``logprobsResult`` object."""
+    ck, tk = key_of(lr, "chosenCandidates"), key_of(lr, "topCandidates")
+    chosen = expect_list(lr.get(ck), f"{addr}.{ck}")
+    tops = lr.get(tk)
+    if tops is not None:
+        tops = expect_list(tops, f"{addr}.{tk}")
+        if len(tops) != len(chosen):
+            raise fail(
+                f"{addr}.{tk}",
+                f"has {len(tops)} entries but {ck} has {len(chosen)}; they must pair up",
+            )
+    b = TraceBuilder()
+    for i, c in enumerate(chosen):
+        token, lp, tid = _candidate(c, f"{addr}.{ck}[{i}]")
+        pos = b.add(token, lp, None, tid)
+        if tops is None:
+            continue
+        entry = tops[i]
+        eaddr = f"{addr}.{tk}[{i}]"
+        if type(entry) is not dict:
+            raise fail(eaddr, f"expected an object, got {describe(entry)}")
+        alts = entry.get("candidates")
+        for j, a in enumerate(expect_list(alts, f"{eaddr}.candidates") if alts is not None else []):
+            atoken, alp, aid = _candidate(a, f"{eaddr}.candidates[{j}]")
+            b.alt(pos, atoken, alp, None, aid)
+    return b
+
+
+def _text(candidate: dict[str, Any], addr: str) -> str | None:
+    """The candidate's visible text: its parts' text, thought summaries left out."""
+    content = candidate.get("content")
+    if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
+        return None
+    texts = []
+    for i, part in enumerate(content["parts"]):
+        if isinstance(part, dict) and part.get("text") is not None and not part.get("thought"):
+            texts.append(optional_str(part["text"], f"{addr}.content.parts[{i}].text") or "")
+    return "".join(texts) if texts else None
+
+
+def read_gemini_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
+    """Every candidate with a ``logprobsResult`` of a ``generateContent`` response."""
+    base = {
+        "source": source,
+        "model": optional_str(get(d, "modelVersion"), f"{addr}.{key_of(d, 'modelVersion')}"),
+        "created": optional_str(get(d, "createTime"), f"{addr}.{key_of(d, 'createTime')}"),
+    }
+    top_extra = {}
+    for camel in ("responseId", "usageMetadata"):
+        value = get(d, camel)
+        if isinstance(value, str | dict):
+            top_extra[camel] = value
+    traces = []
+    for ci, raw in enumerate(expect_list(d.get("candidates"), f"{addr}.candidates")):
+        caddr = f"{addr}.candidates[{ci}]"
+        c = expect_dict(raw, caddr)
+        lk = key_of(c, "logprobsResult")
+        if c.get(lk) is None:
+            continue
+        b = read_logprobs_result(expect_dict(c[lk], f"{caddr}.{lk}"), f"{caddr}.{lk}")
+        text = _text(c, caddr)
+        extra = dict(top_extra)
+        avg = get(c, "avgLogprobs")
+        if isinstance(avg, int | float) and not isinstance(avg, bool) and abs(avg) < 1e300:
+            extra["avgLogprobs"] = avg
+        reason = get(c, "finishReason")
+        meta = TraceMeta(
+            **base,
+            format=FORMAT_NAME,
+            finish_reason=reason if isinstance(reason, str) else None,
+            provider_text=text,
+            extra=extra,
+        )
+        traces.append(b.build(meta))
+    if not traces:
+        raise fail(
+            f"{addr}.candidates",
+            "no candidate has a logprobsResult (request responseLogprobs: true, logprobs: k)",
+        )
+    return traces
+
+
+def read_bare_logprobs_result(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
+    """A saved ``logprobsResult`` object on its own (no response around it)."""
+    return [read_logprobs_result(d, addr).build(TraceMeta(source=source, format=FORMAT_NAME))]
