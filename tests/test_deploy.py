@@ -207,10 +207,18 @@ def test_failed_build_publishes_nothing(repo: Repo) -> None:
     (repo.work / "content").mkdir()
     (repo.work / "content/good.json").write_text(json.dumps(native_trace(10)))
     (repo.work / "content/broken.json").write_text('{"tracesite": 1, "tokens": [{"text": 5}]}')
-    with pytest.raises(TracesiteError):
+    with pytest.raises(TracesiteError) as info:
         deploy_project(repo.work, DeployOptions(quiet=True))
+    assert "broken.json" in str(info.value)  # the build's own error, with its address
+    assert "nothing was published" in str(info.value)
     assert repo.remote_branches() == []
     assert git("branch", "--list", "gh-pages", cwd=repo.work) == ""
+    # on the command line too: the build's errors, the refusal, exit 1, no traceback
+    result = CliRunner().invoke(main, ["deploy", str(repo.work)])
+    assert result.exit_code == 1
+    assert "broken.json" in result.output and "nothing was published" in result.output
+    assert "Traceback" not in result.output
+    assert repo.remote_branches() == []
 
 
 def test_deploy_builds_the_project_first(tmp_path: Path) -> None:

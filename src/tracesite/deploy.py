@@ -135,36 +135,15 @@ def check_site(site: Path) -> SiteSize:
         for name in sorted(dirs + files):
             path = here / name
             st = path.lstat()
-            if name == ".git":
-                errors.append(DeployError("a .git folder or file inside the site", path=str(path)))
-            elif stat.S_ISLNK(st.st_mode):
-                errors.append(
-                    DeployError(
-                        "a symbolic link in the site; GitHub Pages does not serve links, "
-                        "copy the file instead",
-                        path=str(path),
-                    )
-                )
-            elif stat.S_ISDIR(st.st_mode):
-                continue
-            elif not stat.S_ISREG(st.st_mode):
-                errors.append(DeployError("not a regular file", path=str(path)))
-            elif here == site and name == MARKER:
-                continue  # tracesite's own record; not published
-            elif st.st_size > MAX_FILE_BYTES:
-                errors.append(
-                    DeployError(
-                        f"file is {_size(st.st_size)}; GitHub refuses files over "
-                        f"{_size(MAX_FILE_BYTES)}",
-                        path=str(path),
-                    )
-                )
-            else:
+            problem = _unpublishable(name, st)
+            if problem:
+                errors.append(DeployError(problem, path=str(path)))
+            elif stat.S_ISREG(st.st_mode) and not (here == site and name == MARKER):
                 if st.st_size > WARN_FILE_BYTES:
-                    warnings.append(f"{path}: {_size(st.st_size)}; GitHub warns above 50 MB")
+                    warnings.append(f"{path}: {_size(st.st_size)}; GitHub warns on files this big")
                 n_files += 1
                 n_bytes += st.st_size
-        dirs[:] = [d for d in dirs if not (here / d).is_symlink() and d != ".git"]
+        dirs[:] = [d for d in dirs if d != ".git" and not (here / d).is_symlink()]
     if n_bytes > MAX_SITE_BYTES:
         errors.append(
             DeployError(
@@ -177,6 +156,21 @@ def check_site(site: Path) -> SiteSize:
         errors.append(DeployError("nothing was published", path=str(site)))
         raise ErrorCollection(errors)
     return SiteSize(n_files, n_bytes, tuple(warnings))
+
+
+def _unpublishable(name: str, st: os.stat_result) -> str | None:
+    """Why one entry of the site cannot be published, or None."""
+    if name == ".git":
+        return "a .git folder or file inside the site"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link in the site; GitHub Pages does not serve links, copy the file"
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size > MAX_FILE_BYTES:
+        return f"file is {_size(st.st_size)}; GitHub refuses files over {_size(MAX_FILE_BYTES)}"
+    return None
 
 
 def _size(n: int) -> str:
@@ -316,6 +310,7 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
 
     changed = parent is None or git.run("rev-parse", f"{parent}^{{tree}}") != tree
     commit = parent if parent is not None and not changed else _commit(git, tree, parent, options)
+    say(f"pushing to {options.remote} ({remote_url}) {options.branch}...")
     git.run(
         "push",
         "--quiet",
@@ -449,10 +444,12 @@ def _site_folder(project: Path, options: DeployOptions, output_dir: Path) -> Pat
 
         result = build_project(project, BuildOptions(quiet=options.quiet))
         if not result.ok:
-            raise DeployError(
+            refusal = DeployError(
                 f"the build failed with {len(result.errors)} error(s); nothing was published",
                 path=str(project),
             )
+            # the build has printed its errors already, unless it was told to be quiet
+            raise ErrorCollection([*result.errors, refusal]) if options.quiet else refusal
         output_dir = result.output
     site = output_dir.resolve()
     if not site.is_dir():
