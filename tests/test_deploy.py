@@ -356,6 +356,28 @@ def test_cli_prints_where_the_site_will_be(repo: Repo) -> None:
     assert repo.published() == expected(SITE_FILES)
 
 
+def test_a_token_in_the_remote_url_is_never_printed(repo: Repo) -> None:
+    url = "https://x-access-token:SECRET123@github.com/octo/notes.git"
+    git("remote", "set-url", "origin", url, cwd=repo.work)
+    git("remote", "set-url", "--push", "origin", str(repo.remote), cwd=repo.work)
+    result = CliRunner().invoke(main, ["deploy", str(repo.work), "--no-build"])
+    assert result.exit_code == 0, result.output
+    assert "https://octo.github.io/notes/" in result.output
+    assert "SECRET123" not in result.output
+    git(
+        "remote",
+        "set-url",
+        "--push",
+        "origin",
+        url.replace("github.com", "127.0.0.1:9"),
+        cwd=repo.work,
+    )
+    write_site(repo.site, {"changed.html": "x"})
+    result = CliRunner().invoke(main, ["deploy", str(repo.work), "--no-build"])
+    assert result.exit_code == 1
+    assert "SECRET123" not in result.output and "Traceback" not in result.output
+
+
 @pytest.mark.parametrize(
     ("remote", "url"),
     [

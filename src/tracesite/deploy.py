@@ -280,7 +280,7 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
     say: Callable[[str], None] = _silent if options.quiet else click.echo
     cname = normalise_cname(options.cname) if options.cname else options.cname
     git = Git(project)
-    remote_url = _remote_url(git, options.remote)
+    remote_url, push_url = _remote_urls(git, options.remote)
     _check_branch(git, options)
 
     from tracesite.config import load_config
@@ -310,13 +310,14 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
 
     changed = parent is None or git.run("rev-parse", f"{parent}^{{tree}}") != tree
     commit = parent if parent is not None and not changed else _commit(git, tree, parent, options)
-    say(f"pushing to {options.remote} ({remote_url}) {options.branch}...")
+    shown_url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", r"\1", push_url, flags=re.I)
+    say(f"pushing to {options.remote} ({shown_url}) {options.branch}...")
     git.run(
         "push",
         "--quiet",
         options.remote,
         f"{commit}:refs/heads/{options.branch}",
-        what=f"push to {options.remote} ({remote_url})",
+        what=f"push to {options.remote} ({shown_url})",  # never print a token in the URL
     )
     local = git.ref(f"refs/heads/{options.branch}")
     if local != commit:
@@ -401,11 +402,11 @@ def _commit(git: Git, tree: str, parent: str | None, options: DeployOptions) -> 
     )
 
 
-def _remote_url(git: Git, remote: str) -> str:
-    """The remote's URL as the user configured it (before insteadOf rewriting and pushurl), which
-    names the GitHub repository; refuses a remote that does not exist."""
-    url = git.run("remote", "get-url", "--push", remote, check=False)
-    if not url:
+def _remote_urls(git: Git, remote: str) -> tuple[str, str]:
+    """The remote's URL as configured (before insteadOf rewriting; it names the GitHub repository)
+    and the URL pushes go to; refuses a remote that does not exist."""
+    push_url = git.run("remote", "get-url", "--push", remote, check=False)
+    if not push_url:
         known = git.run("remote", check=False).split()
         listed = f" (this repository has: {', '.join(known)})" if known else ""
         raise DeployError(
@@ -413,7 +414,7 @@ def _remote_url(git: Git, remote: str) -> str:
             f"`git remote add {remote} https://github.com/USER/REPO.git` or pass --remote",
             path=str(git.project),
         )
-    return git.run("config", "--get", f"remote.{remote}.url", check=False) or url
+    return git.run("config", "--get", f"remote.{remote}.url", check=False) or push_url, push_url
 
 
 def _check_branch(git: Git, options: DeployOptions) -> None:
