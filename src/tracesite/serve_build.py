@@ -130,8 +130,8 @@ class Rebuilder:
         self.hub.update(building=True)
         if changed:
             names = sorted({self._show(p) for p in changed})
-            more = f" (+{len(names) - 1} more)" if len(names) > 1 else ""
-            self.log(f"changed: {names[0]}{more}")
+            more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
+            self.log(f"changed: {', '.join(names[:5])}{more}")
         errors: list[TracesiteError] = []
         config: Config | None = None
         result: BuildResult | None = None
