@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_serve_fakes import FakeBuild, get, make_fake_project, running
 
+from test_serve_fakes import FakeBuild, get, make_fake_project, running
 from tracesite.errors import TracesiteError
 from tracesite.livereload import EVENTS_PATH, LiveReloadHub, inject
 from tracesite.serve import DevServer

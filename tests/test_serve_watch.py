@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
-from test_serve_fakes import FakeBuild, get, make_fake_project, running
 
+from test_serve_fakes import FakeBuild, get, make_fake_project, running
 from tracesite.serve_watch import WatchPlan, is_editor_junk
 
 
