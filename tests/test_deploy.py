@@ -311,10 +311,26 @@ def test_a_folder_tracesite_did_not_build_is_refused(repo: Repo) -> None:
     assert repo.remote_branches() == []
 
 
-def test_the_checked_out_branch_is_refused(repo: Repo) -> None:
+def test_the_checked_out_branch_is_refused(repo: Repo, tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="checked out"):
         deploy(repo, branch="main")
     assert repo.remote_branches() == []
+    first = deploy(repo)
+    git("worktree", "add", "-q", str(tmp_path / "pages-wt"), "gh-pages", cwd=repo.work)
+    write_site(repo.site, {"new.html": "new"})
+    with pytest.raises(DeployError, match="another worktree"):
+        deploy(repo)
+    assert git("rev-parse", "gh-pages", cwd=repo.remote) == first.commit
+
+
+def test_deploy_from_a_linked_worktree(repo: Repo, tmp_path: Path) -> None:
+    wt = tmp_path / "feature-wt"
+    git("worktree", "add", "-q", "-b", "feature", str(wt), cwd=repo.work)
+    write_site(wt / "site", {"index.html": "from the worktree"})
+    deploy_project(wt, DeployOptions(build=False, quiet=True))
+    assert repo.show("index.html") == "from the worktree"
+    assert git("symbolic-ref", "HEAD", cwd=wt) == "refs/heads/feature"
+    assert git("status", "--porcelain", cwd=wt) == ""  # site/ is git-ignored; nothing staged
 
 
 def test_cli_reports_a_missing_remote_without_a_traceback(repo: Repo) -> None:

@@ -425,7 +425,8 @@ def _check_branch(git: Git, options: DeployOptions) -> None:
     worktrees = git.run("worktree", "list", "--porcelain", check=False).splitlines()
     if f"branch {ref}" in worktrees or git.run("symbolic-ref", "-q", "HEAD", check=False) == ref:
         raise DeployError(
-            f"branch {options.branch!r} is checked out; deploy would replace your files on it. "
+            f"branch {options.branch!r} is checked out (here or in another worktree); deploying "
+            "to it would replace your files. "
             "Switch to your source branch, or pass another --branch",
             path=str(git.project),
         )
@@ -494,7 +495,8 @@ def _message(git: Git, options: DeployOptions) -> str:
 def _report(result: DeployResult, *, first: bool, say: Callable[[str], None], quiet: bool) -> None:
     what = "published" if result.changed else "no change since the last deploy; pushed"
     say(
-        f"{what} {result.n_files} files ({_size(result.n_bytes)}) to "
+        f"{what} {result.n_files} file{'' if result.n_files == 1 else 's'} "
+        f"({_size(result.n_bytes)}) to "
         f"{result.remote} {result.branch} at {result.commit[:12]}"
     )
     if not quiet:
