@@ -1,0 +1,103 @@
+"""The text view beside the heatmap: the generated text, one span per token, coloured by p.
+
+Plain HTML and CSS (``static/heatmap/heatmap.css``, classes ``q0``..``q10``), so it works without
+JavaScript, can be selected and copied as the real text, and reads as ordinary text to a screen
+reader, with each token's p in its ``title``. Span ids are ``tok-N`` (N the 1-based position, as
+in ``#pos-N`` links), so the heatmap can mark the token a link points at.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from html import escape
+
+import numpy as np
+
+from tracesite.model import Trace
+from tracesite.options import HeatmapOptions
+
+
+def _clean(text: str) -> str:
+    """Lone surrogates (valid in JSON, not in UTF-8) become U+FFFD so the page can be written."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _p_min(trace: Trace, i: int) -> float:
+    lo, hi = int(trace.alt_offsets[i]), int(trace.alt_offsets[i + 1])
+    listed = trace.alt_logprobs[lo:hi]
+    known = listed[~np.isnan(listed)]
+    return math.exp(float(known.min())) if len(known) else math.nan
+
+
+def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
+    """The trace's text as escaped ``<span id="tok-N" class="qK" title="p=0.93">`` elements."""
+    p = trace.position_stats.p
+    label = f"Generated text, {trace.n_tokens} tokens"
+    out = [f'<div class="tsv" role="document" aria-label="{label}">']
+    for i, piece in enumerate(trace.pieces):
+        n = options.position_offset + i + 1
+        pi = float(p[i])
+        if math.isnan(pi):
+            lo = _p_min(trace, i)
+            cls = "qu"
+            title = f"p &lt; {lo:.2f} (not given)" if not math.isnan(lo) else "p not given"
+        else:
+            cls = f"q{round(pi * 10)}"
+            title = f"p={pi:.2f}"
+            if pi < options.low_confidence:
+                cls += " lc"
+        if trace.special[i]:
+            cls = "sp"
+            title += ", special token"
+        text = escape(_clean(piece), quote=False)
+        out.append(f'<span id="tok-{n}" class="{cls}" title="{title}">{text}</span>')
+    out.append("</div>")
+    return "".join(out)
+
+
+#: Low-confidence positions listed beside a heatmap at most (the lowest p first chosen).
+MAX_LOW_MARKS = 200
+
+
+def _token_label(trace: Trace, i: int) -> str:
+    text = json.dumps(_clean(trace.tokens[i]), ensure_ascii=False)
+    return text if len(text) <= 26 else text[:24] + '…"'
+
+
+def render_marks(trace: Trace, options: HeatmapOptions) -> str:
+    """Highlight spans and low-confidence positions as ``#pos-N`` links (escaped HTML).
+
+    The heatmap's script scrolls to and marks the position a link names, also when the hash
+    changes later. At most :data:`MAX_LOW_MARKS` low-confidence positions are listed: the lowest p.
+    """
+    off = options.position_offset
+    parts = ['<nav class="tsh-marks" aria-label="Marked positions">']
+    spans = [h for h in options.highlights if h.end > off and h.start <= off + trace.n_tokens]
+    if spans:
+        parts.append("<h3>Highlights</h3><ul>")
+        for h in spans:
+            rng = f"{h.start}" if h.start == h.end else f"{h.start}–{h.end}"
+            label = f" {escape(_clean(h.label), quote=False)}" if h.label else ""
+            parts.append(f'<li><a href="#pos-{max(h.start, off + 1)}">{rng}</a>{label}</li>')
+        parts.append("</ul>")
+    p = trace.position_stats.p
+    with np.errstate(invalid="ignore"):
+        low = np.flatnonzero(p < options.low_confidence)
+    parts.append(f"<h3>Low confidence (p &lt; {options.low_confidence:g}): {len(low)}</h3>")
+    if len(low):
+        shown = low
+        if len(low) > MAX_LOW_MARKS:
+            shown = np.sort(low[np.argsort(p[low], kind="stable")[:MAX_LOW_MARKS]])
+        parts.append("<ul>")
+        for i in shown.tolist():
+            label = escape(_token_label(trace, i), quote=False)
+            n = off + i + 1
+            parts.append(f'<li><a href="#pos-{n}">{n}</a> <code>{label}</code> {p[i]:.2f}</li>')
+        parts.append("</ul>")
+        if len(shown) < len(low):
+            parts.append(f'<p class="tsh-more">showing the {len(shown)} lowest of {len(low)}</p>')
+    parts.append("</nav>")
+    return "".join(parts)

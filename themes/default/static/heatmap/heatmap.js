@@ -1,0 +1,637 @@
+/* tracesite heatmap: the browser half of src/tracesite/heatmap.py.
+ *
+ * The embed gives one data source per trace (compact typed arrays, token strings in one UTF-8
+ * blob) and small empty drawing sources. This file fills the drawing sources with the rows near
+ * the viewport whenever the y range moves (a canvas as tall as a 50k-token trace would be blank in
+ * Chromium past ~15k px), draws the overview strip, builds tooltips with textContent (trace text
+ * is untrusted model output: never innerHTML), recolours by mode and follows #pos-N.
+ * Loaded before or after the embed scripts: embeds queue themselves in window.__tsh_q.
+ */
+(function () {
+  "use strict";
+  if (window.TracesiteHeatmap) return;
+
+  // ColorBrewer 9-class anchors, light to dark; interpolated to PALETTE_STEPS colours.
+  var ANCHORS = {
+    probability: ["#f7fcf5", "#e5f5e0", "#c7e9c0", "#a1d99b", "#74c476", "#41ab5d", "#238b45", "#006d2c", "#00441b"],
+    entropy: ["#fcfbfd", "#efedf5", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#54278f", "#3f007d"],
+    surprisal: ["#ffffe5", "#fff7bc", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#993404", "#662506"]
+  };
+  var TITLES = {
+    probability: "Probability",
+    entropy: "Entropy (bits, lower bound)",
+    surprisal: "Surprisal (bits)"
+  };
+  var PALETTE_STEPS = 64;
+  var FONT = "Helvetica, Arial, sans-serif";
+  var LOW_COLOUR = "#e8590c";
+  var NUM_COLOUR = "#8c8c8c";
+  var STAND_INS = { " ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "\r": "\u240d", "\u00a0": "\u237d" };
+  // controls, format characters, line/paragraph separators, spaces other than U+0020
+  var INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/u;
+  var INVISIBLE_ALL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/gu;
+  var WHITESPACE_ONLY = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]*$/u;
+
+  var queue = (window.__tsh_q = window.__tsh_q || []);
+  var byModel = new Map(); // range / hover tool id -> Heatmap
+  var instances = [];
+  var decoder = new TextDecoder("utf-8");
+  var measureCtx = null;
+
+  function hex2(n) { return (n < 16 ? "0" : "") + n.toString(16); }
+  function parseHex(c) { return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)]; }
+
+  function palette(mode) {
+    var a = ANCHORS[mode].map(parseHex);
+    var out = [];
+    for (var s = 0; s < PALETTE_STEPS; s++) {
+      var t = (s / (PALETTE_STEPS - 1)) * (a.length - 1);
+      var k = Math.min(a.length - 2, Math.floor(t));
+      var f = t - k;
+      var rgb = [0, 1, 2].map(function (ch) { return Math.round(a[k][ch] + (a[k + 1][ch] - a[k][ch]) * f); });
+      out.push("#" + rgb.map(hex2).join(""));
+    }
+    return out;
+  }
+  var PALETTES = { probability: palette("probability"), entropy: palette("entropy"), surprisal: palette("surprisal") };
+  var PALETTE_RGB = {};
+  Object.keys(PALETTES).forEach(function (m) { PALETTE_RGB[m] = PALETTES[m].map(parseHex); });
+
+  function codeOf(ch) {
+    return "\u27e8U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e9";
+  }
+
+  /** The form drawn in a cell: whitespace-only tokens become stand-ins (␣ ↵ ⇥ ⍽), invisible
+   *  characters become ⟨U+XXXX⟩ codes, newlines and tabs inside words become ↵ and ⇥, and the
+   *  ordinary spaces around a word are dropped (the tooltip has the exact text). */
+  function visible(text) {
+    if (text === "") return "\u2205";
+    var whole = WHITESPACE_ONLY.test(text);
+    var body = whole ? text : text.replace(/^ +| +$/g, "");
+    if (!INVISIBLE.test(body)) return body;
+    return body.replace(INVISIBLE_ALL, function (ch, at, s) {
+      if (ch === " " && !whole) return " ";
+      if (ch === "\u200d" && at > 0 && at < s.length - 1) return ch; // joins emoji sequences
+      return STAND_INS[ch] || codeOf(ch);
+    });
+  }
+
+  /** The exact text as a quoted, escaped literal ("\n", "\u00a0"): safe to show, nothing hidden. */
+  function exact(text) {
+    var out = '"';
+    for (var ch of text) {
+      var cp = ch.codePointAt(0);
+      if (ch === "\\") out += "\\\\";
+      else if (ch === '"') out += '\\"';
+      else if (ch === "\n") out += "\\n";
+      else if (ch === "\t") out += "\\t";
+      else if (ch === "\r") out += "\\r";
+      else if (ch !== " " && INVISIBLE.test(ch)) out += cp > 0xffff ? "\\u{" + cp.toString(16) + "}" : "\\u" + cp.toString(16).padStart(4, "0");
+      else out += ch;
+    }
+    return out + '"';
+  }
+
+  function fixed(x, d) { return (Math.round(x * Math.pow(10, d)) / Math.pow(10, d)).toFixed(d); }
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  function niceTicks(high) {
+    var raw = high / 5;
+    var mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 2.5, 5, 10].map(function (m) { return m * mag; }).find(function (s) { return s >= raw; });
+    var ticks = [];
+    for (var t = 0; t <= high + 1e-9; t += step) ticks.push(Math.round(t * 1000) / 1000);
+    return ticks;
+  }
+
+  var TYPED = [Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array];
+
+  /** A plain typed-array view of a decoded Bokeh column (BokehJS's ndarray subclasses do not
+   *  support subarray()). */
+  function plain(a) {
+    for (var t = 0; t < TYPED.length; t++) {
+      if (a instanceof TYPED[t]) return new TYPED[t](a.buffer, a.byteOffset, a.length);
+    }
+    return a;
+  }
+
+  function Heatmap(m) {
+    var d = m.data.data;
+    var col = function (k) { return plain(d[k][0]); };
+    this.m = m;
+    this.cfg = JSON.parse(col("cfg"));
+    this.root = document.getElementById(this.cfg.uid);
+    this.tok = col("tok"); this.lp = col("lp"); this.nalt = col("nalt"); this.ci = col("ci");
+    this.sp = col("sp"); this.atok = col("atok"); this.alp = col("alp");
+    this.sb = col("sb"); this.so = col("so");
+    this.nent = col("nent")[0];
+    this.rawOf = new Map();
+    var bad = col("bad");
+    for (var b = 0; b < bad.length; b++) this.rawOf.set(bad[b], this.nent + b);
+    this.n = this.lp.length;
+    this.rows = Math.ceil(this.n / this.cfg.C);
+    this.strings = new Map();
+    this.shown = new Map();
+    this.derive();
+    this.mode = this.cfg.mode;
+    this.r0 = -1; this.r1 = -1; this.target = -1;
+    this.cellPx = 0;
+    this.busy = false;
+    this.total = this.rows * this.cfg.block;
+    var yr = m.yr;
+    this.view = Math.abs(yr.start - yr.end);
+    byModel.set(yr.id, this);
+    byModel.set(m.hover.id, this);
+    instances.push(this);
+    this.bind();
+    this.setMode(this.mode);
+    this.fromHash(false);
+    var self = this;
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () {
+        if (self.root) self.root.dataset.ready = "1";
+      });
+    });
+  }
+
+  Heatmap.prototype.derive = function () {
+    var n = this.n, off = new Int32Array(n + 1);
+    for (var i = 0; i < n; i++) off[i + 1] = off[i] + this.nalt[i];
+    this.off = off;
+    var p = new Float64Array(n), ap = new Float64Array(this.alp.length);
+    for (var j = 0; j < ap.length; j++) ap[j] = Math.exp(this.alp[j]);
+    var H = new Float64Array(n), rest = new Float64Array(n);
+    var maxH = 0, maxS = 0;
+    for (i = 0; i < n; i++) {
+      p[i] = Math.exp(this.lp[i]);
+      var listed = 0, h = 0;
+      for (j = off[i]; j < off[i + 1]; j++) {
+        var q = ap[j];
+        if (q > 0) { listed += q; h -= q * Math.log2(q); }
+        if (q > 0 && -Math.log2(q) > maxS) maxS = -Math.log2(q);
+      }
+      // the chosen token joins the distribution when it is not among the listed alternatives
+      if (this.ci[i] < 0 && isFinite(this.lp[i]) && p[i] > 0) { listed += p[i]; h -= p[i] * Math.log2(p[i]); }
+      var r = Math.min(1, Math.max(0, 1 - listed));
+      if (r > 0) h -= r * Math.log2(r);
+      H[i] = h; rest[i] = r;
+      if (h > maxH) maxH = h;
+      if (p[i] > 0 && -Math.log2(p[i]) > maxS) maxS = -Math.log2(p[i]);
+    }
+    this.p = p; this.ap = ap; this.H = H; this.rest = rest;
+    this.range = {
+      probability: [0, 1],
+      entropy: [0, Math.max(1, Math.ceil(maxH * 2) / 2)],
+      surprisal: [0, Math.min(24, Math.max(1, Math.ceil(maxS)))]
+    };
+  };
+
+  Heatmap.prototype.str = function (e) {
+    var s = this.strings.get(e);
+    if (s === undefined) {
+      s = decoder.decode(this.sb.subarray(this.so[e], this.so[e + 1]));
+      this.strings.set(e, s);
+    }
+    return s;
+  };
+
+  Heatmap.prototype.rawHex = function (e) {
+    var r = this.rawOf.get(e);
+    if (r === undefined) return null;
+    var out = [];
+    for (var k = this.so[r]; k < this.so[r + 1]; k++) out.push(hex2(this.sb[k]));
+    return out.join(" ");
+  };
+
+  /** Cell text cut with … to the cell's width (measured with the cell's font). */
+  Heatmap.prototype.cellText = function (e, special) {
+    var key = e * 2 + (special ? 1 : 0);
+    var s = this.shown.get(key);
+    if (s !== undefined) return s;
+    var full = visible(this.str(e));
+    var maxW = Math.max(12, this.cellPx * 0.94 - 6);
+    if (!measureCtx) measureCtx = document.createElement("canvas").getContext("2d");
+    measureCtx.font = (special ? "italic bold " : "") + "12px " + FONT;
+    s = full;
+    if (measureCtx.measureText(full).width > maxW) {
+      var chars = Array.from(full), lo = 0, hi = chars.length;
+      while (lo < hi) {
+        var mid = (lo + hi + 1) >> 1;
+        if (measureCtx.measureText(chars.slice(0, mid).join("") + "\u2026").width <= maxW) lo = mid; else hi = mid - 1;
+      }
+      s = chars.slice(0, lo).join("") + "\u2026";
+    }
+    this.shown.set(key, s);
+    return s;
+  };
+
+  Heatmap.prototype.pmin = function (i) {
+    var lo = NaN;
+    for (var j = this.off[i]; j < this.off[i + 1]; j++) if (this.ap[j] === this.ap[j]) lo = this.ap[j];
+    return lo; // alternatives are sorted, unknown last: the last known is the lowest
+  };
+
+  Heatmap.prototype.pText = function (p, i) {
+    if (p === p) return fixed(p, 2);
+    var lo = this.pmin(i);
+    return lo === lo ? "<" + fixed(lo, 2) : "?";
+  };
+
+  /** Colour value of a cell in the current mode (NaN: drawn grey, outside the colour scale). */
+  Heatmap.prototype.value = function (i, j) {
+    var p = j < 0 ? this.p[i] : this.ap[j];
+    if (this.mode === "probability") return p;
+    if (this.mode === "surprisal") return p === p ? Math.min(this.range.surprisal[1], -Math.log2(p)) : NaN;
+    return j < 0 ? this.H[i] : NaN;
+  };
+
+  Heatmap.prototype.textColour = function (v) {
+    if (v !== v) return "#333333";
+    var r = this.range[this.mode];
+    return (v - r[0]) / (r[1] - r[0]) > 0.55 ? "#ffffff" : "#1a1a1a";
+  };
+
+  Heatmap.prototype.frameWidth = function () {
+    try {
+      var view = window.Bokeh.index[this.m.plot.id];
+      var w = view && view.frame && view.frame.bbox ? view.frame.bbox.width : 0;
+      if (w > 0) return w;
+    } catch (err) { /* fall back to the element's width */ }
+    var plotEl = this.root ? this.root.querySelector(".tsh-plot") : null;
+    return plotEl ? Math.max(100, plotEl.clientWidth - 90) : 800;
+  };
+
+  Heatmap.prototype.top = function () { return Math.min(this.m.yr.start, this.m.yr.end); };
+
+  Heatmap.prototype.scrollTo = function (top) {
+    var max = Math.max(0, this.total - this.view);
+    top = Math.max(0, Math.min(max, top));
+    this.m.yr.setv({ start: top + this.view, end: top });
+    this.fill(false);
+  };
+
+  /** Called by Bokeh when the y range moves (pan tool, or scrollTo). */
+  Heatmap.prototype.moved = function () {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      var top = this.top(), max = Math.max(0, this.total - this.view);
+      if (top < 0 || top > max) this.m.yr.setv({ start: Math.max(0, Math.min(max, top)) + this.view, end: Math.max(0, Math.min(max, top)) });
+      this.fill(false);
+    } finally {
+      this.busy = false;
+    }
+  };
+
+  /** Copy the rows near the viewport into the drawing sources (only those reach the renderer). */
+  Heatmap.prototype.fill = function (force) {
+    var cfg = this.cfg, B = cfg.block, C = cfg.C, A = cfg.A, n = this.n;
+    var top = this.top();
+    var r0 = Math.max(0, Math.floor(top / B) - 1);
+    var r1 = Math.min(this.rows - 1, Math.floor((top + this.view) / B) + 1);
+    var w = this.frameWidth() / C;
+    if (Math.abs(w - this.cellPx) > 0.5) { this.cellPx = w; this.shown.clear(); force = true; }
+    if (!force && r0 === this.r0 && r1 === this.r1) { this.drawOverview(); return; }
+    this.r0 = r0; this.r1 = r1;
+    var c = { x: [], y: [], t: [], pt: [], v: [], tc: [], la: [], hp: [], fs: [], i: [], k: [] };
+    var nu = { x: [], y: [], t: [], nc: [], nf: [] };
+    var fl = { x: [], y: [] };
+    var self = this;
+    function cell(i, j, x, y) {
+      var v = self.value(i, j), p = j < 0 ? self.p[i] : self.ap[j];
+      var special = j < 0 && self.sp[i] === 1;
+      c.x.push(x); c.y.push(y);
+      c.t.push(self.cellText(j < 0 ? self.tok[i] : self.atok[j], special));
+      c.pt.push(self.pText(p, i));
+      c.v.push(v); c.tc.push(self.textColour(v));
+      c.la.push(j < 0 ? 1 : 0);
+      c.hp.push(p === p ? " " : "/");
+      c.fs.push(special ? "bold italic" : "normal");
+      c.i.push(i); c.k.push(j < 0 ? -1 : j - self.off[i]);
+    }
+    for (var r = r0; r <= r1; r++) {
+      var y0 = r * B;
+      for (var col = 0; col < C; col++) {
+        var i = r * C + col;
+        if (i >= n) break;
+        var x = col + 0.5;
+        cell(i, -1, x, y0 + cfg.head - 0.5);
+        var shown = 0;
+        for (var j = this.off[i]; j < this.off[i + 1] && shown < A; j++) {
+          if (j - this.off[i] === this.ci[i]) continue;
+          shown++;
+          cell(i, j, x, y0 + cfg.head - 0.5 + shown);
+        }
+        var low = this.p[i] < cfg.low;
+        nu.x.push(x); nu.y.push(y0 + cfg.head + A + 0.28); nu.t.push(String(cfg.off + i + 1));
+        nu.nc.push(low ? LOW_COLOUR : NUM_COLOUR); nu.nf.push(low ? "bold" : "normal");
+        if (low) { fl.x.push(col + 0.86); fl.y.push(y0 + cfg.head - 0.5 - 0.3); }
+      }
+    }
+    this.m.cells.data = c;
+    this.m.nums.data = nu;
+    this.m.flags.data = fl;
+    this.m.bands.data = this.bandRows(r0, r1);
+    this.m.target.data = this.targetRow(r0, r1);
+    if (this.root) this.root.dataset.rows = r0 + "-" + r1;
+    this.where();
+    this.drawOverview();
+  };
+
+  Heatmap.prototype.bandRows = function (r0, r1) {
+    var cfg = this.cfg, C = cfg.C;
+    var out = { x: [], y: [], w: [], lx: [], t: [] };
+    cfg.hl.forEach(function (h) {
+      var a = Math.max(0, h[0] - 1 - cfg.off), b = Math.min(this.n - 1, h[1] - 1 - cfg.off);
+      for (var r = Math.max(r0, Math.floor(a / C)); r <= Math.min(r1, Math.floor(b / C)); r++) {
+        var c0 = Math.max(a, r * C) - r * C, c1 = Math.min(b, r * C + C - 1) - r * C;
+        out.x.push((c0 + c1 + 1) / 2); out.w.push(c1 - c0 + 1 - 0.06);
+        out.y.push(r * cfg.block + 0.25); out.lx.push(c0 + 0.08); out.t.push(h[2]);
+      }
+    }, this);
+    return out;
+  };
+
+  Heatmap.prototype.targetRow = function (r0, r1) {
+    var cfg = this.cfg, i = this.target, r = Math.floor(i / cfg.C);
+    if (i < 0 || r < r0 || r > r1) return { x: [], y: [], h: [] };
+    return { x: [(i % cfg.C) + 0.5], y: [r * cfg.block + cfg.head - 0.5 + cfg.A / 2], h: [cfg.A + 1.06] };
+  };
+
+  Heatmap.prototype.where = function () {
+    var out = this.root && this.root.querySelector(".tsh-where");
+    if (!out || this.total <= this.view) return;
+    var first = this.cfg.off + Math.min(this.n, Math.floor(this.top() / this.cfg.block) * this.cfg.C) + 1;
+    var last = this.cfg.off + Math.min(this.n, Math.ceil((this.top() + this.view) / this.cfg.block) * this.cfg.C);
+    out.textContent = "positions " + first.toLocaleString() + "\u2013" + last.toLocaleString() + " of " + (this.cfg.off + this.n).toLocaleString();
+  };
+
+  Heatmap.prototype.setMode = function (mode) {
+    if (!ANCHORS[mode]) return;
+    this.mode = mode;
+    var r = this.range[mode], m = this.m;
+    m.mapper.setv({ palette: PALETTES[mode], low: r[0], high: r[1] });
+    m.bar.title = TITLES[mode];
+    m.bar.ticker.ticks = mode === "probability" ? [0, 0.2, 0.4, 0.6, 0.8, 1] : niceTicks(r[1]);
+    m.bar.formatter.format = mode === "surprisal" && r[1] >= 5 ? "%d" : "%.1f";
+    if (this.root) {
+      this.root.dataset.mode = mode;
+      var sel = this.root.querySelector(".tsh-mode");
+      if (sel && sel.value !== mode) sel.value = mode;
+    }
+    this.overviewImage = null;
+    this.fill(true);
+  };
+
+  // ---------------------------------------------------------------- overview strip
+  Heatmap.prototype.drawOverview = function () {
+    var cv = this.root && this.root.querySelector(".tsh-overview");
+    if (!cv || this.total <= this.view) return;
+    var dpr = window.devicePixelRatio || 1;
+    var W = cv.clientWidth || 44, Hc = cv.clientHeight || 300;
+    if (cv.width !== Math.round(W * dpr) || cv.height !== Math.round(Hc * dpr)) {
+      cv.width = Math.round(W * dpr); cv.height = Math.round(Hc * dpr); this.overviewImage = null;
+    }
+    var ctx = cv.getContext("2d");
+    if (!this.overviewImage) this.overviewImage = this.overviewPixels(cv.height);
+    ctx.imageSmoothingEnabled = false;
+    ctx.clearRect(0, 0, cv.width, cv.height);
+    ctx.drawImage(this.overviewImage, 0, 0, this.overviewImage.width, this.overviewImage.height, 0, 0, cv.width, cv.height);
+    var scale = cv.height / this.total, cfg = this.cfg;
+    ctx.fillStyle = "rgba(245,166,35,0.9)";
+    cfg.hl.forEach(function (h) {
+      var a = Math.max(0, h[0] - 1 - cfg.off), b = Math.min(this.n - 1, h[1] - 1 - cfg.off);
+      var ya = Math.floor(a / cfg.C) * cfg.block * scale, yb = (Math.floor(b / cfg.C) + 1) * cfg.block * scale;
+      ctx.fillRect(0, ya, 3 * dpr, Math.max(2 * dpr, yb - ya));
+    }, this);
+    if (this.target >= 0) {
+      ctx.fillStyle = "#1f6feb";
+      ctx.fillRect(0, Math.floor(this.target / cfg.C) * cfg.block * scale - dpr, cv.width, 3 * dpr);
+    }
+    var y = this.top() * scale, h = Math.max(4 * dpr, this.view * scale);
+    ctx.fillStyle = "rgba(31,111,235,0.14)";
+    ctx.fillRect(0, y, cv.width, h);
+    ctx.strokeStyle = "#1f6feb"; ctx.lineWidth = 1.5 * dpr;
+    ctx.strokeRect(ctx.lineWidth / 2, y + ctx.lineWidth / 2, cv.width - ctx.lineWidth, h - ctx.lineWidth);
+  };
+
+  /** One pixel per column, one pixel row per group of trace rows; each pixel shows the least
+   *  confident position of its group (lowest p, highest entropy or surprisal). */
+  Heatmap.prototype.overviewPixels = function (height) {
+    var C = this.cfg.C, rows = this.rows, h = Math.max(1, Math.min(rows, height));
+    var img = document.createElement("canvas");
+    img.width = C; img.height = h;
+    var ctx = img.getContext("2d"), data = ctx.createImageData(C, h);
+    var pal = PALETTE_RGB[this.mode], r = this.range[this.mode], span = r[1] - r[0];
+    var worst = this.mode === "probability" ? Math.min : Math.max;
+    for (var py = 0; py < h; py++) {
+      var ra = Math.floor((py * rows) / h), rb = Math.max(ra + 1, Math.floor(((py + 1) * rows) / h));
+      for (var c = 0; c < C; c++) {
+        var v = NaN;
+        for (var row = ra; row < rb; row++) {
+          var i = row * C + c;
+          if (i >= this.n) break;
+          var x = this.value(i, -1);
+          if (x === x) v = v === v ? worst(v, x) : x;
+        }
+        var o = (py * C + c) * 4;
+        if (v !== v) {
+          var idx = (ra * C + c) < this.n ? 228 : 0;
+          data.data[o] = data.data[o + 1] = data.data[o + 2] = idx; data.data[o + 3] = idx ? 255 : 0;
+          continue;
+        }
+        var k = Math.max(0, Math.min(pal.length - 1, Math.round(((v - r[0]) / span) * (pal.length - 1))));
+        data.data[o] = pal[k][0]; data.data[o + 1] = pal[k][1]; data.data[o + 2] = pal[k][2]; data.data[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(data, 0, 0);
+    return img;
+  };
+
+  // ---------------------------------------------------------------- interaction
+  Heatmap.prototype.bind = function () {
+    var self = this, root = this.root;
+    if (!root) return;
+    var sel = root.querySelector(".tsh-mode");
+    if (sel) sel.addEventListener("change", function () { self.setMode(sel.value); });
+    var plotEl = root.querySelector(".tsh-plot");
+    if (plotEl) {
+      plotEl.addEventListener("wheel", function (e) {
+        if (self.total <= self.view) return;
+        var unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? self.view * self.cfg.unit : 1;
+        var before = self.top();
+        var max = Math.max(0, self.total - self.view);
+        var next = Math.max(0, Math.min(max, before + (e.deltaY * unit) / self.cfg.unit));
+        if (next === before) return; // at an end: let the page scroll
+        e.preventDefault();
+        self.scrollTo(next);
+      }, { passive: false });
+      plotEl.addEventListener("mouseleave", function () { self.hideTip(); });
+    }
+    root.addEventListener("keydown", function (e) {
+      if (e.target !== root || self.total <= self.view) return;
+      var B = self.cfg.block, step = { ArrowDown: B, ArrowUp: -B, PageDown: self.view * 0.9, PageUp: -self.view * 0.9 }[e.key];
+      if (e.key === "Home") step = -self.total;
+      if (e.key === "End") step = self.total;
+      if (step === undefined) return;
+      e.preventDefault();
+      self.scrollTo(self.top() + step);
+    });
+    var cv = root.querySelector(".tsh-overview");
+    if (cv) {
+      var jump = function (e) {
+        var rect = cv.getBoundingClientRect();
+        self.scrollTo(((e.clientY - rect.top) / rect.height) * self.total - self.view / 2);
+      };
+      cv.addEventListener("pointerdown", function (e) { cv.setPointerCapture(e.pointerId); jump(e); });
+      cv.addEventListener("pointermove", function (e) { if (cv.hasPointerCapture(e.pointerId)) jump(e); });
+    }
+    if (window.ResizeObserver && plotEl) {
+      var pending = false;
+      new ResizeObserver(function () {
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(function () { pending = false; self.fill(false); });
+      }).observe(plotEl);
+    }
+  };
+
+  Heatmap.prototype.fromHash = function (scrollPage) {
+    var m = /^#pos-(\d+)$/.exec(window.location.hash);
+    if (!m) return;
+    var i = parseInt(m[1], 10) - 1 - this.cfg.off;
+    if (!(i >= 0 && i < this.n)) return;
+    this.target = i;
+    var row = Math.floor(i / this.cfg.C);
+    this.scrollTo(row * this.cfg.block - (this.view - this.cfg.block) / 2);
+    this.fill(true);
+    if (this.root) {
+      this.root.dataset.target = String(i + 1 + this.cfg.off);
+      if (scrollPage !== false || window.scrollY === 0) this.root.scrollIntoView({ block: "nearest" });
+    }
+    var old = document.querySelectorAll(".tsv .tsv-target");
+    for (var k = 0; k < old.length; k++) old[k].classList.remove("tsv-target");
+    var span = document.getElementById("tok-" + (i + 1 + this.cfg.off));
+    if (span) span.classList.add("tsv-target");
+  };
+
+  // ---------------------------------------------------------------- tooltip
+  Heatmap.prototype.hideTip = function () {
+    var tip = this.root && this.root.querySelector(".tsh-tip");
+    if (tip) tip.hidden = true;
+  };
+
+  Heatmap.prototype.showTip = function (cellIndex, geometry) {
+    var tip = this.root && this.root.querySelector(".tsh-tip");
+    if (!tip) return;
+    var cd = this.m.cells.data, i = cd.i[cellIndex], k = cd.k[cellIndex];
+    if (i == null) return this.hideTip();
+    if (tip.dataset.cell === i + ":" + k && !tip.hidden) return this.placeTip(tip, geometry);
+    tip.dataset.cell = i + ":" + k;
+    tip.replaceChildren(this.tipContent(i, k));
+    tip.hidden = false;
+    this.placeTip(tip, geometry);
+  };
+
+  Heatmap.prototype.placeTip = function (tip, g) {
+    var plotEl = this.root.querySelector(".tsh-plot");
+    var pr = plotEl.getBoundingClientRect(), rr = this.root.getBoundingClientRect();
+    var x = pr.left - rr.left + g.sx + 16, y = pr.top - rr.top + g.sy + 16;
+    var w = tip.offsetWidth, h = tip.offsetHeight;
+    if (x + w > rr.width) x = Math.max(0, pr.left - rr.left + g.sx - w - 16);
+    if (pr.top + g.sy + 16 + h > window.innerHeight && y - h - 32 > -rr.top) y = y - h - 32;
+    tip.style.left = x + "px";
+    tip.style.top = y + "px";
+  };
+
+  Heatmap.prototype.tipContent = function (i, k) {
+    var frag = document.createDocumentFragment();
+    var pos = this.cfg.off + i + 1;
+    var lo = this.off[i], hi = this.off[i + 1], ci = this.ci[i];
+    var isChosen = k < 0;
+    var e = isChosen ? this.tok[i] : this.atok[lo + k];
+    var lp = isChosen ? this.lp[i] : this.alp[lo + k];
+    var p = isChosen ? this.p[i] : this.ap[lo + k];
+    var head = el("div", "tsh-tip-head");
+    head.append(el("strong", null, "Position " + pos), el("span", "tsh-tip-kind", isChosen ? " \u00b7 chosen token" : " \u00b7 alternative"));
+    frag.append(head);
+    var tokLine = el("div", "tsh-tip-token");
+    tokLine.append(el("code", null, exact(this.str(e))));
+    if (isChosen && this.sp[i] === 1) tokLine.append(el("span", "tsh-tip-special", " special token"));
+    frag.append(tokLine);
+    var hex = this.rawHex(e);
+    if (hex) frag.append(el("div", "tsh-tip-bytes", "bytes (not valid UTF-8): " + hex));
+    var dl = el("dl", "tsh-tip-stats");
+    var add = function (label, value) { dl.append(el("dt", null, label), el("dd", null, value)); };
+    var known = p === p;
+    var pmin = this.pmin(i);
+    add("p", known ? fixed(p, 4) : pmin === pmin ? "< " + fixed(pmin, 4) + " (not given)" : "not given");
+    add("logprob", known ? (lp === -Infinity ? "\u2212\u221e" : fixed(lp, 4)) : "not given");
+    var rank;
+    if (!isChosen) rank = (k + 1) + " of " + (hi - lo) + " listed";
+    else if (hi === lo) rank = "no alternatives listed";
+    else if (ci < 0) rank = "not among the " + (hi - lo) + " listed";
+    else rank = (ci + 1) + " of " + (hi - lo) + " listed";
+    add("rank", rank);
+    add("surprisal", known ? (p > 0 ? fixed(-Math.log2(p), 3) + " bits" : "\u221e") : pmin === pmin ? "> " + fixed(-Math.log2(pmin), 3) + " bits" : "not given");
+    frag.append(dl);
+    var table = el("table", "tsh-tip-alts");
+    var cap = el("caption", null, hi > lo ? "Listed alternatives at position " + pos : "No alternatives listed at position " + pos);
+    table.append(cap);
+    var body = el("tbody");
+    for (var j = lo; j < hi; j++) {
+      var tr = el("tr", j - lo === ci ? "is-chosen" : null);
+      if (!isChosen && j - lo === k) tr.classList.add("is-hovered");
+      tr.append(el("td", "n", String(j - lo + 1)), el("td", "tok", exact(this.str(this.atok[j]))),
+        el("td", "p", this.ap[j] === this.ap[j] ? fixed(this.ap[j], 4) : "not given"),
+        el("td", "mark", j - lo === ci ? "\u2190 chosen" : ""));
+      body.append(tr);
+    }
+    if (ci < 0 && hi > lo) {
+      var tc = el("tr", "is-chosen");
+      tc.append(el("td", "n", "\u2013"), el("td", "tok", exact(this.str(this.tok[i]))),
+        el("td", "p", this.p[i] === this.p[i] ? fixed(this.p[i], 4) : "not given"), el("td", "mark", "\u2190 chosen (not listed)"));
+      body.append(tc);
+    }
+    table.append(body);
+    frag.append(table);
+    var foot = el("dl", "tsh-tip-stats tsh-tip-foot");
+    foot.append(el("dt", null, "rest of vocabulary"), el("dd", null, fixed(this.rest[i], 4)));
+    foot.append(el("dt", null, "entropy"), el("dd", null, "\u2265 " + fixed(this.H[i], 3) + " bits (lower bound)"));
+    frag.append(foot);
+    return frag;
+  };
+
+  // ---------------------------------------------------------------- entry points (CustomJS)
+  function drain() {
+    while (queue.length) {
+      var m = queue.shift();
+      try { new Heatmap(m); } catch (err) { console.error("tracesite heatmap:", err); }
+    }
+  }
+
+  window.TracesiteHeatmap = {
+    drain: drain,
+    visible: visible,
+    exact: exact,
+    instances: instances,
+    moved: function (range) { var h = byModel.get(range.id); if (h) h.moved(); },
+    hover: function (tool, cbData) {
+      var h = byModel.get(tool.id);
+      if (!h) return;
+      var idx = cbData.index && cbData.index.indices;
+      if (idx && idx.length) h.showTip(idx[idx.length - 1], cbData.geometry);
+      else h.hideTip();
+    }
+  };
+  window.addEventListener("hashchange", function () {
+    instances.forEach(function (h) { h.fromHash(true); });
+  });
+  drain();
+})();
