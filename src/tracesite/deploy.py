@@ -493,12 +493,12 @@ def _message(git: Git, options: DeployOptions) -> str:
 
 
 def _report(result: DeployResult, *, first: bool, say: Callable[[str], None], quiet: bool) -> None:
-    what = "published" if result.changed else "no change since the last deploy; pushed"
-    say(
-        f"{what} {result.n_files} file{'' if result.n_files == 1 else 's'} "
-        f"({_size(result.n_bytes)}) to "
-        f"{result.remote} {result.branch} at {result.commit[:12]}"
-    )
+    files = f"{result.n_files} file{'' if result.n_files == 1 else 's'} ({_size(result.n_bytes)})"
+    where = f"{result.remote} {result.branch} at {result.commit[:12]}"
+    if result.changed:
+        say(f"published {files} to {where}")
+    else:
+        say(f"no change since the last deploy: {where} already holds these {files}")
     if not quiet:
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
