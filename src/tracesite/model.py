@@ -210,9 +210,9 @@ class Trace:
 
     def save(self, path: str | Path) -> None:
         """Write this trace as a tracesite native JSON file (``.json``)."""
-        from tracesite.formats.native import dump_native
+        from tracesite.formats.native import save_native
 
-        Path(path).write_text(dump_native(self), encoding="utf-8")
+        save_native(self, path)
 
     def replace_meta(self, **changes: Any) -> Trace:
         """A copy with some metadata fields changed (e.g. from a note's front matter)."""
@@ -233,7 +233,10 @@ class Trace:
         lo, hi = int(self.alt_offsets[i]), int(self.alt_offsets[i + 1])
         return [
             Candidate(
-                self.alt_tokens[j], float(self.alt_logprobs[j]), self.alt_bytes[j], int(self.alt_ids[j])
+                self.alt_tokens[j],
+                float(self.alt_logprobs[j]),
+                self.alt_bytes[j],
+                int(self.alt_ids[j]),
             )
             for j in range(lo, hi)
         ]
@@ -256,8 +259,13 @@ class Trace:
         out: list[str] = []
         for label, b, sp in zip(self.tokens, self.token_bytes, self.special, strict=True):
             if sp:
-                out.append(dec.decode(b"", final=True) + label)
+                # Bytes left pending before a special token belong to the text before it
+                # (the special piece is left out of ``text``).
+                tail = dec.decode(b"", final=True)
+                if tail:
+                    out[-1] += tail
                 dec.reset()
+                out.append(label)
                 continue
             out.append(dec.decode(_utf8(b, label)))
         if out:
@@ -285,12 +293,18 @@ class Trace:
             return result
         keys: dict[bytes, int] = {}
         chosen_key = np.fromiter(
-            (keys.setdefault(_utf8(b, t), len(keys)) for t, b in zip(self.tokens, self.token_bytes, strict=True)),
+            (
+                keys.setdefault(_utf8(b, t), len(keys))
+                for t, b in zip(self.tokens, self.token_bytes, strict=True)
+            ),
             dtype=np.int64,
             count=n,
         )
         alt_key = np.fromiter(
-            (keys.setdefault(_utf8(b, t), len(keys)) for t, b in zip(self.alt_tokens, self.alt_bytes, strict=True)),
+            (
+                keys.setdefault(_utf8(b, t), len(keys))
+                for t, b in zip(self.alt_tokens, self.alt_bytes, strict=True)
+            ),
             dtype=np.int64,
             count=len(self.alt_tokens),
         )
@@ -320,10 +334,14 @@ class Trace:
         rank[n_alts == 0] = RANK_NONE
         alt_p = np.exp(self.alt_logprobs)  # NaN stays NaN
         known_alt_p = np.nan_to_num(alt_p, nan=0.0)
-        listed = np.bincount(self.alt_position, weights=known_alt_p, minlength=n) if n else np.zeros(0)
+        listed = (
+            np.bincount(self.alt_position, weights=known_alt_p, minlength=n) if n else np.zeros(0)
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             h_terms = np.where(known_alt_p > 0, -known_alt_p * np.log2(known_alt_p), 0.0)
-        h_listed = np.bincount(self.alt_position, weights=h_terms, minlength=n) if n else np.zeros(0)
+        h_listed = (
+            np.bincount(self.alt_position, weights=h_terms, minlength=n) if n else np.zeros(0)
+        )
         # The chosen token joins the distribution when it is not among the listed alternatives.
         extra = (ci < 0) & np.isfinite(lp)
         pc = np.where(extra, p, 0.0)
@@ -333,7 +351,7 @@ class Trace:
         rest = np.clip(1.0 - total, 0.0, 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             h_rest = np.where(rest > 0, -rest * np.log2(rest), 0.0)
-        entropy = h_listed + h_chosen + h_rest
+        entropy = np.asarray(h_listed + h_chosen + h_rest, dtype=np.float64)
         # margin: the two largest of (first alternative, second alternative, chosen if extra)
         lo = self.alt_offsets[:-1]
         padded = np.append(alt_p, [np.nan, np.nan])  # lo and lo + 1 always valid indices
@@ -346,7 +364,9 @@ class Trace:
         with np.errstate(invalid="ignore"):
             margin = cands[:, 2] - cands[:, 1]
         margin = np.where(np.isfinite(margin), margin, np.nan)
-        return PositionStats(p=p, surprisal=surprisal, rank=rank, margin=margin, entropy=entropy, rest=rest)
+        return PositionStats(
+            p=p, surprisal=surprisal, rank=rank, margin=margin, entropy=entropy, rest=rest
+        )
 
     @cached_property
     def stats(self) -> TraceStats:

@@ -1,4 +1,4 @@
-"""Trace readers: bytes in, :class:`~tracesite.model.Trace` objects out, format detected from content.
+"""Trace readers: bytes in, :class:`~tracesite.model.Trace` objects out, format from content.
 
 Every reader raises only :class:`~tracesite.errors.TraceReadError`, addressed with the file and
 the JSON path or line of the problem.

@@ -74,7 +74,12 @@ class TraceBuilder:
         return len(self.c_tok) - 1
 
     def alt(
-        self, pos: int, text: str, logprob: float | None, raw: bytes | None = None, token_id: int = -1
+        self,
+        pos: int,
+        text: str,
+        logprob: float | None,
+        raw: bytes | None = None,
+        token_id: int = -1,
     ) -> None:
         """Append one alternative of position ``pos`` (any order; :meth:`build` sorts)."""
         self.a_pos.append(pos)

@@ -143,7 +143,9 @@ def escaped_bytes(label: str, prefix: str) -> bytes | None:
     return bytes(int(rest[i + 2 : i + 4], 16) for i in range(0, len(rest), 4))
 
 
-_SPECIAL = re.compile(r"<\|[^|<>]{1,40}\|>|<｜[^｜<>]{1,40}｜>|</?s>|<unk>|<pad>|<eos>|<bos>|<ctrl\d+>|<(?:end|start)_of_turn>|<eot>")
+_SPECIAL = re.compile(
+    r"<\|[^|<>]{1,40}\|>|<｜[^｜<>]{1,40}｜>|</?s>|<unk>|<pad>|<eos>|<bos>|<ctrl\d+>|<(?:end|start)_of_turn>|<eot>"
+)
 
 
 def looks_special(label: str) -> bool:

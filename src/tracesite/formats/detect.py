@@ -65,12 +65,16 @@ StreamReader = Callable[[Sequence[tuple[int, Any]], str], list[Trace]]
 def _unknown(addr: str, obj: Any) -> TraceReadError:
     keys = ""
     if isinstance(obj, dict):
-        keys = " (top-level keys: " + ", ".join(sorted(map(str, obj))[:8]) + ")"
+        names = sorted(obj)[:8]
+        keys = " (top-level keys: " + ", ".join(describe(k) for k in names) + ")"
     elif not isinstance(obj, list):
         keys = f" (got {describe(obj)})"
     return fail(
         addr,
-        "not a trace format tracesite knows" + keys + "; expected one of: " + "; ".join(KNOWN_FORMATS),
+        "not a trace format tracesite knows"
+        + keys
+        + "; expected one of: "
+        + "; ".join(KNOWN_FORMATS),
     )
 
 
@@ -85,7 +89,12 @@ def _is_completions(d: dict[str, Any]) -> bool:
     if d.get("object") == "text_completion":
         return True
     choices = d.get("choices")
-    return bool(choices) and isinstance(choices, list) and isinstance(choices[0], dict) and "text" in choices[0]
+    return (
+        bool(choices)
+        and isinstance(choices, list)
+        and isinstance(choices[0], dict)
+        and "text" in choices[0]
+    )
 
 
 def _is_entry_list(obj: Any) -> bool:
@@ -122,7 +131,9 @@ def _document_reader(obj: Any) -> Reader | None:
         if _is_completions(obj):
             return openai_completions.read_completions_response
         return openai_chat.read_chat_response
-    if isinstance(obj.get("output"), list) and (obj.get("object") == "response" or "created_at" in obj):
+    if isinstance(obj.get("output"), list) and (
+        obj.get("object") == "response" or "created_at" in obj
+    ):
         return openai_responses.read_responses_response
     if llamacpp.is_llamacpp(obj):
         return llamacpp.read_llamacpp_response
@@ -211,7 +222,7 @@ def _is_stream(kind: str, events: Sequence[tuple[int, Any]], sse: bool) -> bool:
         return any(obj.get("done") is False for _, obj in events)
     if kind == "completions":
         ids = {obj.get("id") for _, obj in events if isinstance(obj.get("id"), str | int)}
-        return sse or len(ids) <= 1 and len(events) > 1
+        return sse or (len(ids) <= 1 and len(events) > 1)
     return False
 
 
@@ -220,14 +231,24 @@ def read_events(events: Sequence[tuple[int, Any]], source: str, sse: bool = Fals
     if not events:
         raise TraceReadError("no JSON data in this file")
     for line, obj in events:
-        if isinstance(obj, dict) and "error" in obj and obj.get("error") is not None and len(obj) <= 3:
-            raise fail(f"line {line}: $.error", f"the stream reports an error: {describe(obj['error'])}")
+        if (
+            isinstance(obj, dict)
+            and "error" in obj
+            and obj.get("error") is not None
+            and len(obj) <= 3
+        ):
+            raise fail(
+                f"line {line}: $.error", f"the stream reports an error: {describe(obj['error'])}"
+            )
     kinds = [_event_kind(obj) for _, obj in events]
     first = next((k for k in kinds if k != "document"), "document")
     if first != "document" and _is_stream(first, events, sse):
         for (line, obj), kind in zip(events, kinds, strict=True):
             if kind != first:
-                raise fail(f"line {line}: $", f"not a {first} stream event like the lines before it: {describe(obj)}")
+                raise fail(
+                    f"line {line}: $",
+                    f"not a {first} stream event like the lines before it: {describe(obj)}",
+                )
         return _STREAM_READERS[first](events, source)
     traces: list[Trace] = []
     for line, obj in events:

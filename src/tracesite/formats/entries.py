@@ -78,6 +78,41 @@ def _value_of(entry: dict[str, Any], addr: str, linear: bool) -> float | None:
     return logprob_of(entry["logprob"], f"{addr}.logprob")
 
 
+def _entry(e: Any, addr: str, linear: bool) -> tuple[str, float | None, bytes | None, int]:
+    """The careful reading of one entry, raising the precise addressed error."""
+    tok = _token_of(e, addr)
+    lp = _value_of(e, addr, linear)
+    raw = bytes_of(e.get("bytes"), f"{addr}.bytes")
+    return tok, lp, raw, id_of(e.get("id"), f"{addr}.id")
+
+
+def _fast(e: Any) -> tuple[str, float | None, bytes | None, int] | None:
+    """One well-formed ``logprob`` entry without building any address string; None if odd."""
+    if type(e) is not dict:
+        return None
+    tok = e.get("token")
+    lp = e.get("logprob", e)
+    t = type(lp)
+    if type(tok) is not str or not (
+        (t is float and lp <= 1e-6 and lp == lp) or (t is int and lp <= 0)
+    ):
+        return None
+    raw = e.get("bytes")
+    if raw is not None:
+        if type(raw) is not list:
+            return None
+        try:
+            raw = bytes(raw)
+        except (TypeError, ValueError):
+            return None
+    tid = e.get("id")
+    if tid is None:
+        tid = -1
+    elif type(tid) is not int or not 0 <= tid <= _MAX_ID:
+        return None
+    return tok, lp, raw, tid
+
+
 def read_entries(entries: Any, addr: str, out: TraceBuilder, *, linear: bool = False) -> None:
     """Append every entry of an OpenAI-style logprobs list to ``out``.
 
@@ -88,44 +123,34 @@ def read_entries(entries: Any, addr: str, out: TraceBuilder, *, linear: bool = F
     if type(entries) is not list:
         raise fail(addr, f"expected an array, got {describe(entries)}")
     top_key = "top_probs" if linear else "top_logprobs"
+    # Bound appends: this loop runs once per token and once per alternative.
+    c_tok, c_bytes, c_ids = out.c_tok.append, out.c_bytes.append, out.c_ids.append
+    c_lp, c_special = out.c_lp.append, out.c_special.append
+    a_pos, a_tok, a_bytes = out.a_pos.append, out.a_tok.append, out.a_bytes.append
+    a_ids, a_lp = out.a_ids.append, out.a_lp.append
+    pos = len(out)
     for i, e in enumerate(entries):
-        tok = _token_of(e, f"{addr}[{i}]")
-        if linear:
-            lp = _value_of(e, f"{addr}[{i}]", True)
-        else:
-            v = e.get("logprob", e)
-            t = type(v)
-            if (t is float and v <= 1e-6 and v == v) or (t is int and v <= 0):
-                lp = v
-            else:
-                lp = _value_of(e, f"{addr}[{i}]", False)
-        raw = e.get("bytes")
-        if raw is not None:
-            raw = bytes_of(raw, f"{addr}[{i}].bytes")
-        tid = e.get("id")
-        if tid is not None:
-            tid = id_of(tid, f"{addr}[{i}].id")
-        pos = out.add(tok, lp, raw, -1 if tid is None else tid)
+        got = None if linear else _fast(e)
+        if got is None:
+            got = _entry(e, f"{addr}[{i}]", linear)
+        c_tok(got[0])
+        c_lp(got[1])
+        c_bytes(got[2])
+        c_ids(got[3])
+        c_special(False)
         top = e.get(top_key)
         if top is None or top == []:
+            pos += 1
             continue
         if type(top) is not list:
             raise fail(f"{addr}[{i}].{top_key}", f"expected an array, got {describe(top)}")
         for j, a in enumerate(top):
-            atok = _token_of(a, f"{addr}[{i}].{top_key}[{j}]")
-            if linear:
-                alp = _value_of(a, f"{addr}[{i}].{top_key}[{j}]", True)
-            else:
-                v = a.get("logprob", a)
-                t = type(v)
-                if (t is float and v <= 1e-6 and v == v) or (t is int and v <= 0):
-                    alp = v
-                else:
-                    alp = _value_of(a, f"{addr}[{i}].{top_key}[{j}]", False)
-            araw = a.get("bytes")
-            if araw is not None:
-                araw = bytes_of(araw, f"{addr}[{i}].{top_key}[{j}].bytes")
-            aid = a.get("id")
-            if aid is not None:
-                aid = id_of(aid, f"{addr}[{i}].{top_key}[{j}].id")
-            out.alt(pos, atok, alp, araw, -1 if aid is None else aid)
+            alt = None if linear else _fast(a)
+            if alt is None:
+                alt = _entry(a, f"{addr}[{i}].{top_key}[{j}]", linear)
+            a_pos(pos)
+            a_tok(alt[0])
+            a_lp(alt[1])
+            a_bytes(alt[2])
+            a_ids(alt[3])
+        pos += 1

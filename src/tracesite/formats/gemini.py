@@ -47,7 +47,8 @@ def get(d: dict[str, Any], camel: str) -> Any:
 
 def is_logprobs_result(obj: Any) -> bool:
     return isinstance(obj, dict) and any(
-        k in obj for k in ("chosenCandidates", "chosen_candidates", "topCandidates", "top_candidates")
+        k in obj
+        for k in ("chosenCandidates", "chosen_candidates", "topCandidates", "top_candidates")
     )
 
 
@@ -110,12 +111,11 @@ def _text(candidate: dict[str, Any], addr: str) -> str | None:
 
 def read_gemini_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
     """Every candidate with a ``logprobsResult`` of a ``generateContent`` response."""
-    base = {
-        "source": source,
+    base: dict[str, str | None] = {
         "model": optional_str(get(d, "modelVersion"), f"{addr}.{key_of(d, 'modelVersion')}"),
         "created": optional_str(get(d, "createTime"), f"{addr}.{key_of(d, 'createTime')}"),
     }
-    top_extra = {}
+    top_extra: dict[str, Any] = {}
     for camel in ("responseId", "usageMetadata"):
         value = get(d, camel)
         if isinstance(value, str | dict):
@@ -135,7 +135,9 @@ def read_gemini_response(d: dict[str, Any], source: str, addr: str = "$") -> lis
             extra["avgLogprobs"] = avg
         reason = get(c, "finishReason")
         meta = TraceMeta(
-            **base,
+            source=source,
+            model=base["model"],
+            created=base["created"],
             format=FORMAT_NAME,
             finish_reason=reason if isinstance(reason, str) else None,
             provider_text=text,

@@ -76,7 +76,11 @@ def read_probabilities(entries: Any, addr: str, b: TraceBuilder) -> None:
     if not entries:
         return
     first = entries[0]
-    if isinstance(first, dict) and "token" not in first and ("probs" in first or "content" in first):
+    if (
+        isinstance(first, dict)
+        and "token" not in first
+        and ("probs" in first or "content" in first)
+    ):
         _read_old(entries, addr, b)
     elif isinstance(first, dict) and "prob" in first and "logprob" not in first:
         read_entries(entries, addr, b, linear=True)
@@ -88,7 +92,11 @@ def _finish_reason(d: dict[str, Any]) -> str | None:
     stop_type = d.get("stop_type")
     if isinstance(stop_type, str):
         return stop_type
-    for flag, name in (("stopped_eos", "eos"), ("stopped_word", "word"), ("stopped_limit", "limit")):
+    for flag, name in (
+        ("stopped_eos", "eos"),
+        ("stopped_word", "word"),
+        ("stopped_limit", "limit"),
+    ):
         if d.get(flag) is True:
             return name
     return None

@@ -1,22 +1,23 @@
-"""tracesite's native format: ``{"tracesite": 1, "tokens": [...], ...metadata}`` (docs/formats.md)."""
+"""tracesite's native format: ``{"tracesite": 1, "tokens": [...], ...metadata}`` (docs/formats.md).
+
+The JSON Schema is ``tracesite/schema/native.schema.json``. Saving is lossless:
+``read_native(to_native_dict(t)) == t`` for every trace (property-tested), including unknown
+logprobs (``null``), exact zeros (``"prob": 0``, since JSON has no ``-Infinity``), raw bytes that
+are not UTF-8, token ids and special tokens. A ``.jsonl`` file holds one trace object per line.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from tracesite.formats.common import (
-    expect_bytes,
-    expect_dict,
-    expect_int_or_none,
-    expect_list,
-    expect_logprob,
-    expect_prob,
-    expect_str,
-    fail,
-)
-from tracesite.model import Candidate, Position, Trace, TraceMeta
+from tracesite.formats.builder import TraceBuilder
+from tracesite.formats.common import describe, expect_dict, expect_list, expect_prob, fail
+from tracesite.formats.entries import bytes_of, id_of, logprob_of
+from tracesite.model import Trace, TraceMeta
 
 FORMAT_NAME = "native"
 VERSION = 1
@@ -27,55 +28,81 @@ def is_native(obj: Any) -> bool:
     return isinstance(obj, dict) and "tracesite" in obj and "tokens" in obj
 
 
-def _candidate(obj: Any, addr: str, *, allow_prob: bool) -> Candidate:
-    d = expect_dict(obj, addr)
-    text = expect_str(d.get("text"), f"{addr}.text")
-    if "logprob" in d:
-        lp = expect_logprob(d["logprob"], f"{addr}.logprob", nullable=True)
-    elif allow_prob and "prob" in d:
-        lp = None if d["prob"] is None else expect_prob(d["prob"], f"{addr}.prob")
+def _candidate(d: Any, addr: str, utf8: bool) -> tuple[str, float | None, bytes | None, int]:
+    """(text, logprob, bytes, id) of a token object; ``prob`` (linear) is accepted too.
+
+    With the file's ``utf8_bytes`` flag, a missing ``bytes`` key means "the UTF-8 of ``text``"
+    and ``"bytes": null`` means "no bytes"; without it, missing means no bytes.
+    """
+    if type(d) is not dict:
+        raise fail(addr, f"expected an object, got {describe(d)}")
+    text = d.get("text")
+    if type(text) is not str:
+        raise fail(f"{addr}.text", f"expected a string, got {describe(text)}")
+    lp = d.get("logprob", d)
+    t = type(lp)
+    if not ((t is float and lp <= 1e-6 and lp == lp) or (t is int and lp <= 0)):
+        if "logprob" in d:
+            lp = logprob_of(d["logprob"], f"{addr}.logprob")
+        elif "prob" in d:
+            lp = None if d["prob"] is None else expect_prob(d["prob"], f"{addr}.prob")
+        else:
+            raise fail(addr, 'expected a "logprob" (or "prob") key')
+    if "bytes" in d:
+        raw = d["bytes"]
+        if raw is not None:
+            raw = bytes_of(raw, f"{addr}.bytes")
+    elif utf8:
+        raw = text.encode("utf-8", "surrogatepass")
     else:
-        raise fail(addr, 'expected a "logprob" (or "prob") key')
-    return Candidate(
-        text=text,
-        logprob=lp,
-        bytes=expect_bytes(d.get("bytes"), f"{addr}.bytes"),
-        id=expect_int_or_none(d.get("id"), f"{addr}.id"),
-    )
+        raw = None
+    tid = d.get("id")
+    return text, lp, raw, -1 if tid is None else id_of(tid, f"{addr}.id")
 
 
 def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace:
     """One native trace object to a :class:`Trace`."""
     d = expect_dict(obj, addr)
     version = d.get("tracesite")
-    if version != VERSION:
-        raise fail(f"{addr}.tracesite", f"unsupported native format version {version!r}; expected 1")
-    positions: list[Position] = []
+    if version != VERSION or isinstance(version, bool):
+        raise fail(
+            f"{addr}.tracesite",
+            f"unsupported native format version {describe(version)}; expected 1",
+        )
+    utf8 = d.get("utf8_bytes", False)
+    if type(utf8) is not bool:
+        raise fail(f"{addr}.utf8_bytes", f"expected true or false, got {describe(utf8)}")
+    b = TraceBuilder()
+    add, alt = b.add, b.alt
     for i, tok in enumerate(expect_list(d.get("tokens"), f"{addr}.tokens")):
         a = f"{addr}.tokens[{i}]"
-        chosen = _candidate(tok, a, allow_prob=True)
-        top = tok.get("top")
-        alts = [
-            _candidate(t, f"{a}.top[{j}]", allow_prob=True)
-            for j, t in enumerate(expect_list(top, f"{a}.top") if top is not None else [])
-        ]
+        text, lp, raw, tid = _candidate(tok, a, utf8)
         special = tok.get("special", False)
-        if not isinstance(special, bool):
-            raise fail(f"{a}.special", "expected true or false")
-        positions.append(Position(chosen, alts, special))
+        if type(special) is not bool:
+            raise fail(f"{a}.special", f"expected true or false, got {describe(special)}")
+        pos = add(text, lp, raw, tid, special)
+        top = tok.get("top")
+        if not top:
+            if top is None or top == []:
+                continue
+            raise fail(f"{a}.top", f"expected an array, got {describe(top)}")
+        if type(top) is not list:
+            raise fail(f"{a}.top", f"expected an array, got {describe(top)}")
+        for j, t in enumerate(top):
+            atext, alp, araw, aid = _candidate(t, f"{a}.top[{j}]", utf8)
+            alt(pos, atext, alp, araw, aid)
     meta: dict[str, Any] = {}
     for key in _META_KEYS:
         value = d.get(key)
         if value is not None and not isinstance(value, str):
-            raise fail(f"{addr}.{key}", f"expected a string, got {value!r}")
+            raise fail(f"{addr}.{key}", f"expected a string, got {describe(value)}")
         meta[key] = value
     provider_text = d.get("text")
     if provider_text is not None and not isinstance(provider_text, str):
-        raise fail(f"{addr}.text", "expected a string")
+        raise fail(f"{addr}.text", f"expected a string, got {describe(provider_text)}")
     extra = d.get("extra", {})
     expect_dict(extra, f"{addr}.extra")
-    return Trace.from_positions(
-        positions,
+    return b.build(
         TraceMeta(
             source=source,
             index=index,
@@ -83,41 +110,57 @@ def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace
             provider_text=provider_text,
             extra=extra,
             **meta,
-        ),
+        )
     )
 
 
-def _cand_json(text: str, lp: float, b: bytes | None, tid: int) -> dict[str, Any]:
+def _cand_json(text: str, lp: float, b: bytes | None, tid: int, utf8: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"text": text}
     if lp == -math.inf:
         out["prob"] = 0.0  # JSON has no -inf; an exact zero probability is written as such
     else:
-        out["logprob"] = None if math.isnan(lp) else lp
-    if b is not None:
+        out["logprob"] = None if lp != lp else lp  # NaN (unknown) is null
+    if utf8:
+        if b is None:
+            out["bytes"] = None
+        elif b != text.encode("utf-8", "surrogatepass"):
+            out["bytes"] = list(b)
+    elif b is not None:
         out["bytes"] = list(b)
     if tid >= 0:
         out["id"] = tid
     return out
 
 
+def _mostly_utf8(trace: Trace) -> bool:
+    """Whether most tokens carry bytes that are just their text's UTF-8 (OpenAI, llama.cpp):
+    then the file says so once (``utf8_bytes``) instead of repeating every byte list."""
+    same = sum(
+        1
+        for t, b in zip(trace.tokens, trace.token_bytes, strict=True)
+        if b is not None and b == t.encode("utf-8", "surrogatepass")
+    )
+    return same * 2 > trace.n_tokens
+
+
 def to_native_dict(trace: Trace) -> dict[str, Any]:
     """The native JSON object of a trace (lossless: ``read_native(to_native_dict(t)) == t``)."""
+    utf8 = _mostly_utf8(trace)
     tokens: list[dict[str, Any]] = []
-    off = trace.alt_offsets
+    off = trace.alt_offsets.tolist()
+    lps = trace.logprobs.tolist()
+    ids = trace.token_ids.tolist()
+    special = trace.special.tolist()
+    alp = trace.alt_logprobs.tolist()
+    aids = trace.alt_ids.tolist()
+    a_tok, a_bytes = trace.alt_tokens, trace.alt_bytes
     for i in range(trace.n_tokens):
-        tok = _cand_json(
-            trace.tokens[i], float(trace.logprobs[i]), trace.token_bytes[i], int(trace.token_ids[i])
-        )
-        if trace.special[i]:
+        tok = _cand_json(trace.tokens[i], lps[i], trace.token_bytes[i], ids[i], utf8)
+        if special[i]:
             tok["special"] = True
         tok["top"] = [
-            _cand_json(
-                trace.alt_tokens[j],
-                float(trace.alt_logprobs[j]),
-                trace.alt_bytes[j],
-                int(trace.alt_ids[j]),
-            )
-            for j in range(int(off[i]), int(off[i + 1]))
+            _cand_json(a_tok[j], alp[j], a_bytes[j], aids[j], utf8)
+            for j in range(off[i], off[i + 1])
         ]
         tokens.append(tok)
     m = trace.meta
@@ -129,9 +172,34 @@ def to_native_dict(trace: Trace) -> dict[str, Any]:
         out["text"] = m.provider_text
     if m.extra:
         out["extra"] = dict(m.extra)
+    if utf8:
+        out["utf8_bytes"] = True
     out["tokens"] = tokens
     return out
 
 
+def _dumps(obj: dict[str, Any]) -> str:
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A label with a lone surrogate (JSON allows "\ud800") cannot be written as UTF-8;
+        # escaping every non-ASCII character keeps it, at some cost in size.
+        text = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text
+
+
 def dump_native(trace: Trace) -> str:
-    return json.dumps(to_native_dict(trace), ensure_ascii=False, indent=None, separators=(",", ":"))
+    """The native JSON text of one trace (one line, no trailing newline)."""
+    return _dumps(to_native_dict(trace))
+
+
+def dump_native_jsonl(traces: Iterable[Trace]) -> str:
+    """Several traces as native JSON lines, one trace per line."""
+    return "".join(dump_native(t) + "\n" for t in traces)
+
+
+def save_native(traces: Trace | Iterable[Trace], path: str | Path) -> None:
+    """Write one trace as ``.json``, or several as JSON lines (whatever the file is named)."""
+    text = dump_native(traces) + "\n" if isinstance(traces, Trace) else dump_native_jsonl(traces)
+    Path(path).write_bytes(text.encode("utf-8"))

@@ -113,7 +113,9 @@ def _read(files: Any, source: str) -> Trace:
     b = TraceBuilder()
     for i in range(n):
         b.add(tokens[i], float(logprobs[i]), raw[i], int(ids[i]), bool(special[i]))
-    tname = "top_logprobs" if "top_logprobs" in names else "top_probs" if "top_probs" in names else None
+    tname = (
+        "top_logprobs" if "top_logprobs" in names else "top_probs" if "top_probs" in names else None
+    )
     if "top_tokens" in names:
         top_arr = files["top_tokens"]
         if top_arr.ndim != 2 or top_arr.shape[0] != n:
@@ -146,7 +148,9 @@ def _read(files: Any, source: str) -> Trace:
         if key in names:
             value = files[key]
             if value.shape != () or value.dtype.kind != "U":
-                raise _err(key, f"expected a 0-d string array, got dtype {value.dtype} shape {value.shape}")
+                raise _err(
+                    key, f"expected a 0-d string array, got dtype {value.dtype} shape {value.shape}"
+                )
             meta["provider_text" if key == "text" else key] = str(value[()])
     return b.build(TraceMeta(source=source, format=FORMAT_NAME, **meta))
 

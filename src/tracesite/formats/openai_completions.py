@@ -79,8 +79,10 @@ def _prompt(value: Any) -> str | None:
     """The request's prompt when a saved response carries it (a string, or ``[{content}]``)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and value and all(
-        isinstance(v, dict) and isinstance(v.get("content"), str) for v in value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, dict) and isinstance(v.get("content"), str) for v in value)
     ):
         return "".join(v["content"] for v in value)
     return None
@@ -152,9 +154,7 @@ def read_completions_stream(events: Sequence[tuple[int, Any]], source: str) -> l
     for key, b in builders.items():
         text = "".join(texts[key]) if texts[key] else None
         b.mark_specials(text)
-        traces.append(
-            b.build(TraceMeta(**metas[key], format=FORMAT_NAME, provider_text=text))
-        )
+        traces.append(b.build(TraceMeta(**metas[key], format=FORMAT_NAME, provider_text=text)))
     if not any(len(t) for t in traces):
         raise fail("$", "this completions stream has no logprobs (request them with logprobs=k)")
     return traces

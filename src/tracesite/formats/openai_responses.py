@@ -46,7 +46,11 @@ def _meta(r: dict[str, Any], addr: str, source: str) -> dict[str, Any]:
         "source": source,
         "model": optional_str(r.get("model"), f"{addr}.model") or None,
         "created": iso_time(r.get("created_at"), f"{addr}.created_at"),
-        "finish_reason": reason if isinstance(reason, str) else status if isinstance(status, str) else None,
+        "finish_reason": reason
+        if isinstance(reason, str)
+        else status
+        if isinstance(status, str)
+        else None,
         "extra": small_extra(r, _EXTRA),
     }
 

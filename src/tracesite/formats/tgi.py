@@ -43,7 +43,12 @@ def _token(t: Any, addr: str) -> tuple[str, float | None, int, bool]:
     special = t.get("special", False)
     if type(special) is not bool:
         raise fail(f"{addr}.special", f"expected true or false, got {describe(special)}")
-    return text, logprob_of(t.get("logprob"), f"{addr}.logprob"), id_of(t.get("id"), f"{addr}.id"), special
+    return (
+        text,
+        logprob_of(t.get("logprob"), f"{addr}.logprob"),
+        id_of(t.get("id"), f"{addr}.id"),
+        special,
+    )
 
 
 def _add(b: TraceBuilder, tok: Any, top: Any, addr: str, top_addr: str) -> None:
@@ -95,7 +100,10 @@ def _details_trace(d: dict[str, Any], addr: str, source: str, extra: dict[str, A
     prompt = None
     prefill = d.get("prefill")
     if prefill:
-        texts = [_token(t, f"{addr}.prefill[{i}]")[0] for i, t in enumerate(expect_list(prefill, f"{addr}.prefill"))]
+        texts = [
+            _token(t, f"{addr}.prefill[{i}]")[0]
+            for i, t in enumerate(expect_list(prefill, f"{addr}.prefill"))
+        ]
         prompt = "".join(texts)
     generated = optional_str(d.get("generated_text"), f"{addr}.generated_text")
     text, prompt = _split_text(generated, b, prompt)
