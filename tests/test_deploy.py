@@ -311,6 +311,14 @@ def test_a_folder_tracesite_did_not_build_is_refused(repo: Repo) -> None:
     assert repo.remote_branches() == []
 
 
+def test_an_output_folder_containing_the_project_is_refused(repo: Repo) -> None:
+    (repo.work / "tracesite.toml").write_text('[build]\noutput_dir = "."\n')
+    (repo.work / ".tracesite-build").write_text("{}")  # even with a marker
+    with pytest.raises(TracesiteError, match="the project"):
+        deploy(repo)
+    assert repo.remote_branches() == []
+
+
 def test_the_checked_out_branch_is_refused(repo: Repo, tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="checked out"):
         deploy(repo, branch="main")

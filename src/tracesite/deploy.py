@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import click
 
 from tracesite.errors import DeployError, ErrorCollection, TracesiteError
-from tracesite.writer import MARKER
+from tracesite.writer import MARKER, check_output_dir
 
 #: GitHub Pages refuses published sites larger than 1 GB.
 MAX_SITE_BYTES = 1024**3
@@ -277,7 +277,7 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
     """
     options = options or DeployOptions()
     project = project.resolve()
-    say: Callable[[str], None] = _silent if options.quiet else click.echo
+    say: Callable[[str], None] = (lambda _line: None) if options.quiet else click.echo
     cname = normalise_cname(options.cname) if options.cname else options.cname
     git = Git(project)
     remote_url, push_url = _remote_urls(git, options.remote)
@@ -286,7 +286,7 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
     from tracesite.config import load_config
 
     config = load_config(project)
-    site = _site_folder(project, options, config.build.output_dir)
+    site = _site_folder(project, options, config.build.output_dir, config.build.content_dir)
     size = check_site(site)
     warnings = list(size.warnings)
 
@@ -388,10 +388,6 @@ class Staging:
         return self.run("write-tree", what="write the site's tree")
 
 
-def _silent(_message: str) -> None:
-    """Output sink for ``quiet``."""
-
-
 def _commit(git: Git, tree: str, parent: str | None, options: DeployOptions) -> str:
     return git.run(
         "commit-tree",
@@ -439,8 +435,9 @@ def _check_branch(git: Git, options: DeployOptions) -> None:
         )
 
 
-def _site_folder(project: Path, options: DeployOptions, output_dir: Path) -> Path:
-    """Build (unless --no-build) and return the output folder, refusing a failed build."""
+def _site_folder(project: Path, options: DeployOptions, output_dir: Path, content: Path) -> Path:
+    """Build (unless --no-build) and return the output folder, refusing a failed build and any
+    folder the build itself would refuse to write (the project, the content, a parent of them)."""
     if options.build:
         from tracesite.build import BuildOptions, build_project
 
@@ -462,6 +459,7 @@ def _site_folder(project: Path, options: DeployOptions, output_dir: Path) -> Pat
             "refusing to publish it",
             path=str(output_dir),
         )
+    check_output_dir(site, project, content)
     return site
 
 
