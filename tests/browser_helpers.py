@@ -1,7 +1,12 @@
 """Real-browser helpers: Playwright driving Debian's Chromium (never ``playwright install``).
 
-A plain module (not a fixture file) so any test can ``from browser_helpers import
-launch_chromium``; tests using it are marked ``@pytest.mark.browser``.
+A plain module (not a fixture file), so tests, the benchmark and scripts can share it:
+
+- :func:`launch_chromium` starts a headless Chromium (for scripts and benchmarks; inside pytest,
+  prefer the session ``browser`` fixture of ``conftest.py``: Playwright's sync API allows one
+  running instance per thread);
+- :func:`new_page` opens a URL in a fresh context of any browser and records page errors,
+  dialogs (an XSS test wants none) and network requests (optionally blocked).
 """
 
 from __future__ import annotations
@@ -12,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 CHROMIUM = Path(os.environ.get("TRACESITE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -23,19 +26,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def require_chromium() -> None:
-    """Skip the calling test when Chromium or the Playwright package is missing."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed (the test setup installs it with apt)")
-    pytest.importorskip("playwright.sync_api")
+LOCAL_SCHEMES = ("file", "data", "blob", "about")
 
 
 @contextmanager
 def launch_chromium(**launch_options: Any) -> Iterator[Any]:
     """A headless Chromium browser (Playwright ``Browser``), closed on exit."""
-    require_chromium()
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -48,45 +46,50 @@ def launch_chromium(**launch_options: Any) -> Iterator[Any]:
             browser.close()
 
 
+class PageRecord:
+    """What happened on a page: errors, dialogs that opened, network requests made."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+
+
 @contextmanager
-def open_page(url: str, *, block_network: bool = False, **context_options: Any) -> Iterator[Any]:
-    """A page at ``url`` (``file://`` or ``http://``), with console errors and dialogs recorded.
+def new_page(
+    browser: Any, url: str | None = None, *, block_network: bool = False, **context_options: Any
+) -> Iterator[tuple[Any, PageRecord]]:
+    """``(page, record)`` in a fresh context of ``browser``, at ``url`` when given.
 
-    The page object gets ``errors`` (page errors and console errors), ``dialogs`` (messages of any
-    alert/confirm that opened: an XSS test wants none) and ``requests`` (URLs of network requests
-    other than ``file:``/``data:``/``blob:``; aborted when ``block_network``).
+    Requests other than ``file:``/``data:``/``blob:`` are recorded in ``record.requests`` and,
+    with ``block_network``, aborted. Dialogs are dismissed and recorded; page errors and console
+    errors are recorded.
     """
-    with launch_chromium() as browser:
-        context = browser.new_context(**context_options)
-        page = context.new_page()
-        page.errors = []
-        page.dialogs = []
-        page.requests = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on(
-            "console",
-            lambda msg: page.errors.append(msg.text) if msg.type == "error" else None,
-        )
+    context = browser.new_context(**context_options)
+    record = PageRecord()
 
-        def on_dialog(dialog: Any) -> None:
-            page.dialogs.append(dialog.message)
-            dialog.dismiss()
+    def route(r: Any) -> None:
+        if r.request.url.split(":", 1)[0] in LOCAL_SCHEMES:
+            r.continue_()
+            return
+        record.requests.append(r.request.url)
+        if block_network:
+            r.abort()
+        else:
+            r.continue_()
 
-        page.on("dialog", on_dialog)
+    def on_dialog(dialog: Any) -> None:
+        record.dialogs.append(dialog.message)
+        dialog.dismiss()
 
-        def route(r: Any) -> None:
-            if r.request.url.split(":", 1)[0] in ("file", "data", "blob"):
-                r.continue_()
-                return
-            page.requests.append(r.request.url)
-            if block_network:
-                r.abort()
-            else:
-                r.continue_()
-
-        context.route("**/*", route)
-        page.goto(url)
-        try:
-            yield page
-        finally:
-            context.close()
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: record.errors.append(str(exc)))
+    page.on("console", lambda msg: record.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("dialog", on_dialog)
+    try:
+        if url is not None:
+            page.goto(url)
+        yield page, record
+    finally:
+        context.close()

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import html
 import importlib
+import re
 import uuid
 from dataclasses import dataclass, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tracesite.heatmap_data import UNIT_PX, layout_for, pack_trace
+from tracesite.heatmap_data import COLUMN_NAMES, UNIT_PX, layout_for, pack_trace
 from tracesite.model import Trace
 from tracesite.options import COLOR_MODES, HeatmapOptions
 
@@ -73,17 +75,19 @@ def _color_bar_ticks(mode: str) -> list[float]:
     return [round(i * 0.2, 1) for i in range(6)] if mode == "probability" else [0.0]
 
 
-def _figure(trace: Trace, options: HeatmapOptions, uid: str) -> Any:
-    """The Bokeh document root for one trace; the browser code does the drawing."""
+def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, frame_px: int) -> Any:
+    """The Bokeh document root for one trace; the browser code does the drawing.
+
+    ``data_columns`` are the trace's data source columns (each a one-item list), or placeholders
+    when building the template of :func:`_template`.
+    """
     # Bokeh's own annotations are partial (mypy cannot see ColorBar): use the modules untyped.
     bm: Any = importlib.import_module("bokeh.models")
     from bokeh.core.properties import value
     from bokeh.document import Document
 
     font = value(_FONT)
-    lay = layout_for(trace, options)
-    view_units = lay.view_px / UNIT_PX
-    data = bm.ColumnDataSource({k: [v] for k, v in pack_trace(trace, options, uid).items()})
+    data = bm.ColumnDataSource(data_columns)
 
     def empty(*names: str) -> Any:
         return bm.ColumnDataSource({n: [] for n in names})
@@ -94,11 +98,12 @@ def _figure(trace: Trace, options: HeatmapOptions, uid: str) -> Any:
     bands = empty("x", "y", "w", "lx", "t")
     target = empty("x", "y", "h")
 
-    y_range = bm.Range1d(start=view_units, end=0)  # flipped: y grows downwards, row 0 on top
+    # flipped: y grows downwards, row 0 on top; the browser code sets the span from frame_px
+    y_range = bm.Range1d(start=frame_px / UNIT_PX, end=0)
     plot = bm.Plot(
-        x_range=bm.Range1d(start=0, end=lay.columns),
+        x_range=bm.Range1d(start=0, end=columns),
         y_range=y_range,
-        frame_height=lay.view_px,
+        frame_height=frame_px,
         sizing_mode="stretch_width",
         min_border_left=4,
         min_border_right=8,
@@ -108,7 +113,6 @@ def _figure(trace: Trace, options: HeatmapOptions, uid: str) -> Any:
         background_fill_color=None,
         border_fill_color=None,
         toolbar_location=None,
-        name=f"{uid}-plot",
     )
     mapper = bm.LinearColorMapper(
         palette=["#f7fcf5", "#00441b"], low=0, high=1, nan_color="#e4e4e4"
@@ -226,8 +230,8 @@ def _figure(trace: Trace, options: HeatmapOptions, uid: str) -> Any:
     )
     bar = bm.ColorBar(
         color_mapper=mapper,
-        title=MODE_TITLES[options.color_by],
-        ticker=bm.FixedTicker(ticks=_color_bar_ticks(options.color_by)),
+        title=MODE_TITLES[mode],
+        ticker=bm.FixedTicker(ticks=_color_bar_ticks(mode)),
         formatter=bm.PrintfTickFormatter(format="%.1f"),
         width=14,
         padding=6,
@@ -322,15 +326,103 @@ def _wrap(div: str, trace: Trace, options: HeatmapOptions, uid: str) -> str:
     )
 
 
+# Placeholders of the document template: a frame height no trace has (the y range's start is
+# derived from it) and one string per data column.
+_FRAME_SENTINEL = UNIT_PX * 333331
+_FRAME_RE = re.compile(r'"frame_height":9999930\b')
+_START_RE = re.compile(r'"start":333331(?:\.0)?\b')
+_ID_RE = re.compile(r'"(p\d+)"')
+
+
+def _placeholder(name: str) -> str:
+    return f"@@tsh:{name}@@"
+
+
+@dataclass(frozen=True)
+class _Template:
+    """``components()`` output of a heatmap with placeholders for everything per trace."""
+
+    script: str
+    div: str
+
+
+def _js_json(obj: Any) -> str:
+    """JSON escaped the way ``bokeh.embed`` escapes its document inside the embed script."""
+    from bokeh.core.json_encoder import serialize_json
+
+    text = serialize_json(obj)
+    return html.escape(text, quote=False).replace("'", "&#x27;").replace("\\", "\\\\")
+
+
+@cache
+def _template(columns: int, mode: str) -> _Template:
+    """Build the Bokeh models once per (columns, mode); only data and sizes vary per trace.
+
+    Building ~60 models and serialising them costs ~200 ms, so a 1,000-trace gallery would spend
+    minutes here; the template is filled in ~1 ms. ``tests/test_heatmap.py`` checks the result
+    equals ``components()`` of the same figure built directly.
+    """
+    from bokeh.embed import components
+
+    placeholders = {k: [_placeholder(k)] for k in COLUMN_NAMES}
+    plot = _figure(placeholders, columns=columns, mode=mode, frame_px=_FRAME_SENTINEL)
+    script, div = components(plot)
+    docid = re.search(r'"docid":"([^"]+)"', script)
+    elementid = re.search(r'<div id="([^"]+)"', div)
+    if not (docid and elementid and _FRAME_RE.search(script) and _START_RE.search(script)):
+        raise RuntimeError("unexpected bokeh.embed.components() output; cannot build the template")
+    out = []
+    for text in (script, div):
+        text = text.replace(docid.group(1), "@@tsh:docid@@")
+        text = text.replace(elementid.group(1), "@@tsh:elementid@@")
+        text = _ID_RE.sub(r'"@@tsh:idp@@\1"', text)  # model ids unique per embed
+        text = text.replace('data-root-id="p', 'data-root-id="@@tsh:idp@@p')
+        out.append(text)
+    return _Template(script=out[0], div=out[1])
+
+
+def _fill(template: _Template, columns: dict[str, Any], frame_px: int, uid: str) -> tuple[str, str]:
+    from bokeh.core.serialization import Serializer
+
+    encode = Serializer(deferred=False).encode
+    ids = {"idp": uid[4:], "docid": str(uuid.uuid4()), "elementid": str(uuid.uuid4())}
+    script, div = template.script, template.div
+    for key, new in ids.items():  # ids first: trace text cannot contain a placeholder by then
+        script = script.replace(f"@@tsh:{key}@@", new)
+        div = div.replace(f"@@tsh:{key}@@", new)
+    script = _FRAME_RE.sub(f'"frame_height":{frame_px}', script, count=1)
+    script = _START_RE.sub(f'"start":{frame_px / UNIT_PX!r}', script, count=1)
+    for name in COLUMN_NAMES:  # in document order; cfg (user text) last
+        script = script.replace(f'"{_placeholder(name)}"', _js_json(encode(columns[name])), 1)
+    return script, div
+
+
+def _new_uid() -> str:
+    """``tsh-`` and 10 random hex digits: the container id; its tail prefixes Bokeh model ids."""
+    return f"tsh-{uuid.uuid4().hex[:10]}"
+
+
 def render_heatmap(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
     """The heatmap of one trace as ``(script, div)`` for a page (``bokeh.embed.components``).
 
     The page must also load BokehJS (:func:`bokeh_js_files`) and :func:`heatmap_assets`.
     """
+    uid = _new_uid()
+    lay = layout_for(trace, options)
+    columns = pack_trace(trace, options, uid)
+    script, div = _fill(_template(lay.columns, options.color_by), columns, lay.view_px, uid)
+    return script, _wrap(div, trace, options, uid)
+
+
+def render_heatmap_direct(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
+    """:func:`render_heatmap` without the template: slow; the reference the template is tested
+    against."""
     from bokeh.embed import components
 
-    uid = f"tsh-{uuid.uuid4().hex[:12]}"
-    plot = _figure(trace, options, uid)
+    uid = _new_uid()
+    lay = layout_for(trace, options)
+    data = {k: [v] for k, v in pack_trace(trace, options, uid).items()}
+    plot = _figure(data, columns=lay.columns, mode=options.color_by, frame_px=lay.view_px)
     script, div = components(plot)
     return script, _wrap(div, trace, options, uid)
 

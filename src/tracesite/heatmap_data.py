@@ -33,6 +33,24 @@ _FOOT_UNITS = 0.65
 
 AnyArray = npt.NDArray[Any]
 
+#: The columns of a trace's data source (see :func:`pack_trace`).
+COLUMN_NAMES = (
+    "tok",
+    "lpo",
+    "lpdi",
+    "lpdv",
+    "nalt",
+    "ci",
+    "sp",
+    "atok",
+    "alp",
+    "sb",
+    "so",
+    "bad",
+    "nent",
+    "cfg",
+)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -83,85 +101,85 @@ def _visible_surrogates(text: str) -> str:
     return "".join(f"⟨U+{ord(ch):04X}⟩" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
 
 
-class _StringTable:
-    """Unique token strings as one UTF-8 blob; entries whose provider bytes are not valid UTF-8
-    also keep those raw bytes (shown as hex in the tooltip)."""
+def _entry_text(label: str, raw: bytes | None) -> tuple[bytes, bytes | None]:
+    """UTF-8 of the text shown for a token, and its raw bytes when those are not valid UTF-8."""
+    if raw is not None:
+        try:
+            return raw.decode("utf-8").encode("utf-8"), None  # the bytes are the truth
+        except UnicodeDecodeError:
+            pass  # an incomplete UTF-8 sequence: keep the provider's label, show the bytes
+    return _visible_surrogates(label).encode("utf-8"), raw
 
-    def __init__(self) -> None:
-        self.index: dict[tuple[str, bytes | None], int] = {}
-        self.chunks: list[bytes] = []
-        self.raw: list[tuple[int, bytes]] = []  # (entry, invalid raw bytes)
 
-    def add(self, label: str, raw: bytes | None) -> int:
-        key = (label, raw)
-        found = self.index.get(key)
-        if found is not None:
-            return found
-        text = label
-        bad: bytes | None = None
-        if raw is not None:
-            try:
-                text = raw.decode("utf-8")  # the bytes are the truth where the provider gives them
-            except UnicodeDecodeError:
-                bad = raw  # an incomplete UTF-8 sequence: keep the provider's label, show the bytes
-        entry = len(self.chunks)
-        self.chunks.append(_visible_surrogates(text).encode("utf-8"))
+def _string_table(trace: Trace) -> tuple[AnyArray, AnyArray, dict[str, AnyArray]]:
+    """Chosen and alternative tokens as indices into one table of unique strings.
+
+    The table is one UTF-8 blob (``sb``) with byte offsets (``so``); entries whose provider
+    bytes are not valid UTF-8 keep those raw bytes after the last entry (entry ``bad[k]`` has its
+    raw bytes at entry ``nent + k``), for the tooltip's hex.
+    """
+    index: dict[tuple[str, bytes | None], int] = {}
+    add = index.setdefault
+    n, m = trace.n_tokens, len(trace.alt_tokens)
+    tok = np.fromiter(
+        (add(k, len(index)) for k in zip(trace.tokens, trace.token_bytes, strict=True)),
+        dtype=np.int64,
+        count=n,
+    )
+    atok = np.fromiter(
+        (add(k, len(index)) for k in zip(trace.alt_tokens, trace.alt_bytes, strict=True)),
+        dtype=np.int64,
+        count=m,
+    )
+    chunks: list[bytes] = []
+    raw: list[tuple[int, bytes]] = []
+    for entry, (label, b) in enumerate(index):
+        text, bad = _entry_text(label, b)
+        chunks.append(text)
         if bad is not None:
-            self.raw.append((entry, bad))
-        self.index[key] = entry
-        return entry
-
-    def arrays(self) -> dict[str, AnyArray]:
-        n_entries = len(self.chunks)
-        # raw bytes of invalid entries go after the entries, so one blob serves both
-        for _, b in self.raw:
-            self.chunks.append(b)
-        blob = b"".join(self.chunks)
-        lengths = np.fromiter((len(c) for c in self.chunks), dtype=np.int64, count=len(self.chunks))
-        offsets = np.zeros(len(self.chunks) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        bad = np.array([e for e, _ in self.raw], dtype=np.int32)
-        return {
-            "sb": np.frombuffer(blob, dtype=np.uint8).copy() if blob else np.zeros(0, np.uint8),
-            "so": offsets.astype(_smallest_uint(int(offsets[-1]))),
-            # entry bad[k] has raw bytes in entry n_entries + k
-            "bad": bad,
-            "nent": np.array([n_entries], dtype=np.int32),
-        }
+            raw.append((entry, bad))
+    n_entries = len(chunks)
+    chunks.extend(b for _, b in raw)
+    blob = b"".join(chunks)
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in chunks], out=offsets[1:])
+    arrays = {
+        "sb": np.frombuffer(blob, dtype=np.uint8).copy(),
+        "so": offsets.astype(_smallest_uint(int(offsets[-1]))),
+        "bad": np.array([e for e, _ in raw], dtype=np.int32),
+        "nent": np.array([n_entries], dtype=np.int32),
+    }
+    idx_type = _smallest_uint(len(chunks))
+    return tok.astype(idx_type), atok.astype(idx_type), arrays
 
 
 def pack_trace(trace: Trace, options: HeatmapOptions, uid: str) -> dict[str, AnyArray | str]:
     """The columns of the trace's data source, each one array (or the JSON config string)."""
-    table = _StringTable()
-    tok = np.fromiter(
-        (table.add(t, b) for t, b in zip(trace.tokens, trace.token_bytes, strict=True)),
-        dtype=np.int64,
-        count=trace.n_tokens,
-    )
-    atok = np.fromiter(
-        (table.add(t, b) for t, b in zip(trace.alt_tokens, trace.alt_bytes, strict=True)),
-        dtype=np.int64,
-        count=len(trace.alt_tokens),
-    )
-    strings = table.arrays()
-    n_entries = int(strings["nent"][0]) + len(table.raw)
+    tok, atok, strings = _string_table(trace)
     nalt = np.diff(trace.alt_offsets)
     max_alts = int(nalt.max()) if len(nalt) else 0
     chosen = trace.chosen_alt_index
     local = np.where(chosen >= 0, chosen - trace.alt_offsets[:-1], -1)
-    idx_type = _smallest_uint(n_entries)
-    columns: dict[str, AnyArray | str] = {
-        "tok": tok.astype(idx_type),
-        "lp": trace.logprobs.astype(np.float32),  # NaN = unknown, -inf = exactly zero
+    # The chosen token's logprob is sent only where it is not already its listed alternative's
+    # (OpenAI repeats it in top_logprobs: a fifth of the data would be duplicates).
+    lp = trace.logprobs
+    matched = chosen >= 0
+    listed = trace.alt_logprobs[np.maximum(chosen, 0)] if len(trace.alt_logprobs) else lp
+    same = (listed == lp) | (np.isnan(listed) & np.isnan(lp))
+    differs = np.flatnonzero(matched & ~same)
+    return {
+        "tok": tok,
+        "lpo": lp[~matched].astype(np.float32),  # NaN = unknown, -inf = exactly zero
+        "lpdi": differs.astype(np.int32),
+        "lpdv": lp[differs].astype(np.float32),
         "nalt": nalt.astype(_smallest_uint(max_alts)),
         "ci": local.astype(np.int8 if max_alts < 128 else np.int32),
         "sp": trace.special.astype(np.uint8),
-        "atok": atok.astype(idx_type),
+        "atok": atok,
         "alp": trace.alt_logprobs.astype(np.float32),
         **strings,
         "cfg": config_json(trace, options, uid),
     }
-    return columns
 
 
 def config_json(trace: Trace, options: HeatmapOptions, uid: str) -> str:

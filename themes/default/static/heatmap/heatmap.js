@@ -127,14 +127,15 @@
     this.m = m;
     this.cfg = JSON.parse(col("cfg"));
     this.root = document.getElementById(this.cfg.uid);
-    this.tok = col("tok"); this.lp = col("lp"); this.nalt = col("nalt"); this.ci = col("ci");
+    this.tok = col("tok"); this.nalt = col("nalt"); this.ci = col("ci");
     this.sp = col("sp"); this.atok = col("atok"); this.alp = col("alp");
     this.sb = col("sb"); this.so = col("so");
     this.nent = col("nent")[0];
     this.rawOf = new Map();
     var bad = col("bad");
     for (var b = 0; b < bad.length; b++) this.rawOf.set(bad[b], this.nent + b);
-    this.n = this.lp.length;
+    this.n = this.tok.length;
+    this.lp = this.chosenLogprobs(col("lpo"), col("lpdi"), col("lpdv"));
     this.rows = Math.ceil(this.n / this.cfg.C);
     this.strings = new Map();
     this.shown = new Map();
@@ -159,6 +160,17 @@
       });
     });
   }
+
+  /** Chosen logprobs: from the listed alternative that is the chosen token, else sent apart. */
+  Heatmap.prototype.chosenLogprobs = function (own, diffAt, diffValue) {
+    var n = this.n, lp = new Float32Array(n), k = 0, j = 0;
+    for (var i = 0; i < n; i++) {
+      lp[i] = this.ci[i] < 0 ? own[k++] : this.alp[j + this.ci[i]];
+      j += this.nalt[i];
+    }
+    for (var d = 0; d < diffAt.length; d++) lp[diffAt[d]] = diffValue[d];
+    return lp;
+  };
 
   Heatmap.prototype.derive = function () {
     var n = this.n, off = new Int32Array(n + 1);
@@ -257,14 +269,31 @@
     return (v - r[0]) / (r[1] - r[0]) > 0.55 ? "#ffffff" : "#1a1a1a";
   };
 
-  Heatmap.prototype.frameWidth = function () {
+  /** The plot frame (the cells' area) in the plot element's pixels. */
+  Heatmap.prototype.frameBox = function () {
     try {
       var view = window.Bokeh.index[this.m.plot.id];
-      var w = view && view.frame && view.frame.bbox ? view.frame.bbox.width : 0;
-      if (w > 0) return w;
-    } catch (err) { /* fall back to the element's width */ }
+      var b = view && view.frame && view.frame.bbox;
+      if (b && b.width > 0) return { left: b.left, top: b.top, width: b.width, height: b.height };
+    } catch (err) { /* fall back to the element's size */ }
     var plotEl = this.root ? this.root.querySelector(".tsh-plot") : null;
-    return plotEl ? Math.max(100, plotEl.clientWidth - 90) : 800;
+    var w = plotEl ? Math.max(100, plotEl.clientWidth - 90) : 800;
+    return { left: 4, top: 4, width: w, height: this.view * this.cfg.unit };
+  };
+
+  Heatmap.prototype.frameWidth = function () { return this.frameBox().width; };
+
+  /** Viewport coordinates of the centre of position i's cell in row slot (0: the chosen token,
+   *  1..: alternatives), or null when it is not in view. For tests and the benchmark. */
+  Heatmap.prototype.cellPoint = function (i, slot) {
+    var cfg = this.cfg, f = this.frameBox();
+    var y = Math.floor(i / cfg.C) * cfg.block + cfg.head - 0.5 + (slot || 0) - this.top();
+    if (y < 0 || y > this.view) return null;
+    var rect = this.root.querySelector(".tsh-plot").getBoundingClientRect();
+    return {
+      x: rect.left + f.left + ((i % cfg.C) + 0.5) * (f.width / cfg.C),
+      y: rect.top + f.top + y * (f.height / this.view)
+    };
   };
 
   Heatmap.prototype.top = function () { return Math.min(this.m.yr.start, this.m.yr.end); };
