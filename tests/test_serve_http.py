@@ -395,7 +395,7 @@ def test_50_live_reload_streams_get_every_state_and_end_by_themselves(tmp_path):
             while _next_event(resp) is not None:
                 pass
             conn.close()
-        assert hub.wait_streams_closed(timeout=10)
+        assert hub.wait_streams(0, timeout=10)
 
 
 def test_streams_end_when_the_server_stops(tmp_path):
@@ -411,3 +411,15 @@ def test_streams_end_when_the_server_stops(tmp_path):
         assert _next_event(resp) is None
         conn.close()
     assert server.hub.active_streams == 0
+
+
+def test_a_closed_tab_frees_its_stream_before_the_next_heartbeat(tmp_path):
+    proj = make_fake_project(tmp_path / "p")
+    hub = LiveReloadHub(heartbeat=60.0)
+    with running(proj, hub=hub) as server:
+        conn, resp = _open_stream(server)
+        assert _next_event(resp) is not None
+        assert hub.active_streams == 1
+        conn.close()
+        resp.close()
+        assert hub.wait_streams(0, timeout=5)  # not 60 s: the server noticed the hang-up

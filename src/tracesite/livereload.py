@@ -100,11 +100,13 @@ class LiveReloadHub:
         max_streams: int = 64,
         lifetime: float = 300.0,
         heartbeat: float = 15.0,
+        check: float = 0.5,
         base: str = "/",
     ) -> None:
         self.max_streams = max_streams
         self.lifetime = lifetime
         self.heartbeat = heartbeat
+        self.check = check
         self._cond = threading.Condition()
         self._state = ReloadState(run=secrets.token_hex(8), base=base)
         self._streams = _Streams()
@@ -155,10 +157,10 @@ class LiveReloadHub:
             self._stopping = True
             self._cond.notify_all()
 
-    def wait_streams_closed(self, timeout: float) -> bool:
-        """Wait until no stream is open (used at shutdown and by tests)."""
+    def wait_streams(self, n: int, timeout: float) -> bool:
+        """Wait until exactly ``n`` streams are open (0 at shutdown; tests)."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._streams.active == 0, timeout)
+            return self._cond.wait_for(lambda: self._streams.active == n, timeout)
 
     def open_stream(self) -> bool:
         """Reserve a stream slot; False when the server is stopping or the limit is reached."""
@@ -167,6 +169,7 @@ class LiveReloadHub:
                 return False
             self._streams.active += 1
             self._streams.opened += 1
+            self._cond.notify_all()
             return True
 
     def close_stream(self) -> None:
@@ -174,33 +177,40 @@ class LiveReloadHub:
             self._streams.active -= 1
             self._cond.notify_all()
 
-    def stream(self, send: Callable[[bytes], None], lifetime: float | None = None) -> None:
+    def stream(
+        self,
+        send: Callable[[bytes], None],
+        alive: Callable[[], bool] = lambda: True,
+        lifetime: float | None = None,
+    ) -> None:
         """Send the state now and after every change, as server-sent events, until the end.
 
-        ``send`` raises OSError when the client has gone; that ends the stream too.
+        ``send`` raises OSError when the client has gone. ``alive()`` is asked every ``check``
+        seconds too, so a tab that closed its stream frees the slot at once, not at the next
+        heartbeat (a reloading tab closes one stream and opens another).
         """
-        deadline = time.monotonic() + (self.lifetime if lifetime is None else lifetime)
+        now = time.monotonic()
+        deadline = now + (self.lifetime if lifetime is None else lifetime)
+        next_ping = now + self.heartbeat
         send(f"retry: {RETRY_MS}\n\n".encode())
         seen = -1
         while True:
             with self._cond:
-                state: ReloadState | None = None
-                while state is None:
-                    if self._stopping:
-                        return
-                    if self._state.seq != seen:
-                        state = self._state
-                        break
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return
-                    if not self._cond.wait(min(left, self.heartbeat)) and left > self.heartbeat:
-                        break  # quiet for a heartbeat interval: probe the client
-            if state is None:
-                send(b": ping\n\n")
-            else:
+                if self._state.seq == seen and not self._stopping:
+                    now = time.monotonic()
+                    self._cond.wait(max(0.0, min(deadline, next_ping, now + self.check) - now))
+                stopping, state = self._stopping, self._state
+            now = time.monotonic()
+            if stopping or now >= deadline or not alive():
+                return
+            if state.seq != seen:
                 seen = state.seq
                 send(b"data: " + state.to_json().encode("ascii") + b"\n\n")
+            elif now >= next_ping:
+                send(b": ping\n\n")
+            else:
+                continue
+            next_ping = now + self.heartbeat
 
 
 def script_tag(state: ReloadState, epoch: int) -> bytes:

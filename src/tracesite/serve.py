@@ -147,7 +147,7 @@ class DevServer:
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
-            self.hub.wait_streams_closed(timeout=5)
+            self.hub.wait_streams(0, timeout=5)
         if self._http_thread is not None:
             self._http_thread.join(timeout=5)
         if self.store is not None:

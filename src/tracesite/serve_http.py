@@ -12,6 +12,7 @@ import html
 import mimetypes
 import os
 import re
+import select
 import socket
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -253,11 +254,19 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             self.send_header("X-Accel-Buffering", "no")
             self.end_headers()
             if not head:
-                hub.stream(self._send_event)
+                hub.stream(self._send_event, self._client_alive)
         except OSError:
             pass  # the tab went away
         finally:
             hub.close_stream()
+
+    def _client_alive(self) -> bool:
+        """False once the client closed the connection (its socket reads as end-of-file)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
+        except OSError:
+            return False
 
     def _send_event(self, data: bytes) -> None:
         self.wfile.write(data)
