@@ -196,17 +196,18 @@ class Trace:
 
     @classmethod
     def from_openai(cls, response: Any) -> Trace:
-        """The first trace of an OpenAI response: a dict, JSON text, or an openai-python object."""
-        from tracesite.formats import traces_from_object
+        """The first trace of an OpenAI response (chat, completions or Responses): a dict, JSON
+        or SSE text, or an openai-python object. Raises TraceReadError on anything else."""
+        from tracesite.formats import read_bytes, traces_from_object
 
+        source = "<openai response>"
         if hasattr(response, "model_dump"):
             response = response.model_dump(mode="json")
-        elif isinstance(response, str | bytes):
-            import json
-
-            response = json.loads(response)
-        traces = traces_from_object(response, source="<openai response>")
-        return traces[0]
+        elif isinstance(response, str):
+            return read_bytes(response.encode("utf-8", "surrogatepass"), source)[0]
+        elif isinstance(response, bytes):
+            return read_bytes(response, source)[0]
+        return traces_from_object(response, source=source)[0]
 
     def save(self, path: str | Path) -> None:
         """Write this trace as a tracesite native JSON file (``.json``)."""
