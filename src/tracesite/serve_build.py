@@ -157,7 +157,8 @@ class Rebuilder:
             epoch = self.store.publish(folder)
             self.hub.update(epoch=epoch, errors=(), base=base, building=False)
             self.log(
-                f"built in {seconds:.2f} s: {result.n_traces} traces, {result.n_pages} pages, "
+                f"built in {seconds:.2f} s (epoch {epoch}): {result.n_traces} traces "
+                f"({result.rendered} rendered), {result.n_pages} pages, "
                 f"{len(result.changed)} files written, {len(result.warnings)} warnings"
             )
         else:
