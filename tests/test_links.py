@@ -8,6 +8,7 @@ import urllib.request
 from urllib.parse import urldefrag, urljoin
 
 import pytest
+
 from conftest import SubpathServer, native_trace
 from htmlcheck import parse
 
@@ -49,11 +50,14 @@ def demo_like_site(make_project, cli):
     proj = make_project(
         {
             "content/run1.json": native_trace(30, seed=1),
-            "content/run1.md": "---\ntitle: Run one\ntags: [alpha, two words, ünïcode]\n---\nSee [about](../about/index.html).\n",
+            "content/run1.md": "---\ntitle: Run one\ntags: [alpha, two words, ünïcode]\n---\nSee [about](about.md), [run two](evals/run2.json#pos-3) and ![a figure](img/fig.svg).\n",
             "content/evals/run2.json": native_trace(30, seed=2),
-            "content/evals/batch.jsonl": "\n".join(json.dumps(native_trace(5, seed=s)) for s in range(2)),
+            "content/evals/batch.jsonl": "\n".join(
+                json.dumps(native_trace(5, seed=s)) for s in range(2)
+            ),
             "content/about.md": "# About\n\n```trace\nsrc: evals/run2.json\npositions: 2-9\n```\n",
             "content/Ünïcode Folder/naïve trace.json": native_trace(10, seed=9),
+            "content/img/fig.svg": '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>',
         }
     )
     r = cli("build", "--base-url", "https://someone.github.io/repo/", cwd=proj)
@@ -71,6 +75,10 @@ def test_no_broken_links_under_a_project_subpath(demo_like_site):
     # the crawl reached every page: index, 5 traces, about, tags index + 3 tag pages
     assert len([u for u in seen if "/traces/" in u]) == 5
     assert any(u.endswith("/about/index.html") for u in seen)
+    run1 = (demo_like_site / "traces/run1/index.html").read_text()
+    assert 'href="../../about/index.html"' in run1  # [about](about.md), rewritten
+    assert 'href="../evals/run2/index.html#pos-3"' in run1
+    assert 'src="../../img/fig.svg"' in run1
     assert len([u for u in seen if "/tags/" in u]) == 4
 
 

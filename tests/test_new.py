@@ -240,3 +240,12 @@ def test_wheel_ships_the_template(tmp_path: Path) -> None:
     assert "tracesite/scaffold/dot-github/workflows/pages.yml" in expected
     assert expected <= names, sorted(expected - names)
     assert "tracesite/scaffold.py" in names
+    # the built-in theme ships too (SPEC §3: themes/default/ inside the wheel)
+    theme = {
+        "tracesite/themes/" + p.relative_to(REPO / "themes").as_posix()
+        for p in (REPO / "themes").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert "tracesite/themes/default/templates/trace.html" in theme
+    assert "tracesite/themes/default/static/gallery.js" in theme
+    assert theme <= names, sorted(theme - names)

@@ -274,7 +274,7 @@ def _write_site(
             return
         pages.append(page.url)
 
-    embedder = EmbedRenderer(config, result)
+    embedder = EmbedRenderer(config, result, _source_urls(config, content, entries))
     _write_trace_pages(config, entries, emit, embedder)
     _write_standalone(config, content, notes, emit, embedder, opts)
     by_tag = tag_counts(entries)
@@ -333,6 +333,25 @@ def _write_site(
     writer.finish()
     result.n_pages = len(pages)
     result.changed = list(writer.changed)
+
+
+def _standalone_url(rel: str) -> str:
+    """``about.md`` -> ``about/index.html``; ``guides/Setup.md`` -> ``guides/setup/index.html``."""
+    return "/".join(slugify(p) for p in Path(rel[:-3]).parts) + "/index.html"
+
+
+def _source_urls(config: Config, content: Content, entries: list[TraceEntry]) -> dict[str, str]:
+    """Where each content file ended up, for rewriting links between notes."""
+    urls: dict[str, str] = {rel: rel for _, rel in content.static}
+    for _, rel in content.pages:
+        urls[rel] = "index.html" if rel == "index.md" else _standalone_url(rel)
+    for e in entries:
+        urls.setdefault(e.source.rel, e.card.url)  # the first trace of a file
+        if e.source.note is not None:
+            urls.setdefault(
+                e.source.note.relative_to(config.build.content_dir).as_posix(), e.card.url
+            )
+    return urls
 
 
 def _has_embeds(notes: dict[Path, Note]) -> bool:
@@ -399,11 +418,10 @@ def _write_standalone(
             continue
         if rel == "index.md":
             continue  # the gallery's introduction
-        parts = [slugify(p) for p in Path(rel[:-3]).parts]
-        url = "/".join(parts) + "/index.html"
+        url = _standalone_url(rel)
         emit(
             StandalonePage(
-                title=note.title or parts[-1],
+                title=note.title or Path(rel).stem,
                 root=root_for(url),
                 url=url,
                 kind="page",

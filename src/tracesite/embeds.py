@@ -1,7 +1,14 @@
-"""Fill a note's ```` ```trace ```` blocks with heatmaps (a whole trace or a slice of one)."""
+"""Note HTML for a page: ```` ```trace ```` blocks filled with heatmaps, links to content rewritten.
+
+Links in notes are written as paths between source files, as in MkDocs (``[see](../about.md)``,
+``![fig](img/plot.png)``, ``[run](evals/run1.json)``); they are rewritten to the page-relative URL
+of what that source became, so they work wherever the page lands.
+"""
 
 from __future__ import annotations
 
+import posixpath
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -19,19 +26,29 @@ if TYPE_CHECKING:
     from tracesite.build import BuildResult
 
 
+_LINK = re.compile(r'\b(href|src)="([^"]*)"')
+_EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
 class EmbedRenderer:
     """Renders embeds for notes; traces read once per build, Bokeh imported only if used."""
 
-    def __init__(self, config: Config, result: BuildResult) -> None:
+    def __init__(self, config: Config, result: BuildResult, urls: dict[str, str]) -> None:
         self.config = config
         self.result = result
+        self.urls = urls  # content-relative source path -> site URL it became
         self.loaded: dict[str, list[Trace]] = {}
+        try:
+            self.content_label = config.build.content_dir.relative_to(config.project).as_posix()
+        except ValueError:
+            self.content_label = str(config.build.content_dir)
 
     def fill(self, note: Note, page_url: str) -> Markup:
+        html = self._rewrite_links(note, page_url)
         if not note.embeds:
-            return Markup(note.html)
+            return Markup(html)
         out: list[str] = []
-        for part in split_embeds(note.html):
+        for part in split_embeds(html):
             if isinstance(part, str):
                 out.append(part)
                 continue
@@ -41,12 +58,35 @@ class EmbedRenderer:
             except TracesiteError as exc:
                 err = NoteError(
                     exc.message if isinstance(exc, NoteError) else str(exc),
-                    path=f"content/{note.path.as_posix()}",
+                    path=f"{self.content_label}/{note.path.as_posix()}",
                     address=str(embed.line),
                 )
                 self.result.errors.append(err)
                 out.append(f'<p class="embed-error">{escape(str(err))}</p>')
         return Markup("".join(out))
+
+    def _rewrite_links(self, note: Note, page_url: str) -> str:
+        folder = posixpath.dirname(note.path.as_posix())
+
+        def fix(m: re.Match[str]) -> str:
+            attr, target = m.group(1), m.group(2)
+            path, sep, frag = target.partition("#")
+            if not path or _EXTERNAL.match(path) or path.startswith("/") or "?" in path:
+                return m.group(0)
+            source = posixpath.normpath(posixpath.join(folder, path.replace("&amp;", "&")))
+            url = self.urls.get(source)
+            if url is None:
+                if path.endswith(".md"):
+                    self.result.warnings.append(
+                        NoteError(
+                            f"link to {path!r}: no such page under content/",
+                            path=f"{self.content_label}/{note.path.as_posix()}",
+                        )
+                    )
+                return m.group(0)
+            return f'{attr}="{escape(relative(page_url, url))}{sep}{escape(frag)}"'
+
+        return _LINK.sub(fix, note.html)
 
     def _traces(self, embed: TraceEmbed) -> list[Trace]:
         content = self.config.build.content_dir
