@@ -42,7 +42,7 @@ def sparkline_svg(points: str) -> Markup:
     if not points:
         return Markup("")
     return Markup(
-        '<svg class="spark" viewBox="0 0 120 24" width="120" height="24" aria-hidden="true">'
+        '<svg class="spark" viewBox="0 0 120 24" preserveAspectRatio="none" aria-hidden="true">'
         '<line x1="0" y1="1" x2="120" y2="1" class="spark-top"/>'
         f'<polyline points="{xml_escape(points)}"/></svg>'
     )
