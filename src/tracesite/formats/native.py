@@ -24,6 +24,15 @@ VERSION = 1
 _META_KEYS = ("model", "created", "prompt", "finish_reason")
 
 
+def native_schema() -> dict[str, Any]:
+    """The JSON Schema of the native format (shipped as ``tracesite/schema/native.schema.json``)."""
+    from importlib.resources import files
+
+    text = (files("tracesite") / "schema" / "native.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
 def is_native(obj: Any) -> bool:
     return isinstance(obj, dict) and "tracesite" in obj and "tokens" in obj
 
@@ -133,14 +142,16 @@ def _cand_json(text: str, lp: float, b: bytes | None, tid: int, utf8: bool) -> d
 
 
 def _mostly_utf8(trace: Trace) -> bool:
-    """Whether most tokens carry bytes that are just their text's UTF-8 (OpenAI, llama.cpp):
-    then the file says so once (``utf8_bytes``) instead of repeating every byte list."""
-    same = sum(
-        1
-        for t, b in zip(trace.tokens, trace.token_bytes, strict=True)
-        if b is not None and b == t.encode("utf-8", "surrogatepass")
-    )
-    return same * 2 > trace.n_tokens
+    """Whether the file is smaller saying once (``utf8_bytes``) that bytes are the UTF-8 of the
+    text: true when more tokens carry such bytes (OpenAI, llama.cpp) than carry none (TGI)."""
+    same = none = 0
+    for labels, raws in ((trace.tokens, trace.token_bytes), (trace.alt_tokens, trace.alt_bytes)):
+        for t, b in zip(labels, raws, strict=True):
+            if b is None:
+                none += 1
+            elif b == t.encode("utf-8", "surrogatepass"):
+                same += 1
+    return same > none
 
 
 def to_native_dict(trace: Trace) -> dict[str, Any]:
