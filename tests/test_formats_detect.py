@@ -249,3 +249,23 @@ def test_load_missing_file_is_a_trace_read_error(tmp_path: Path) -> None:
     assert (
         str(err.value) == f"{tmp_path / 'nope.json'}: cannot read file: No such file or directory"
     )
+
+
+def test_json_array_of_chat_chunks_is_one_stream_with_array_addresses() -> None:
+    chunks = [
+        {
+            "object": "chat.completion.chunk",
+            "id": "c",
+            "choices": [
+                {"index": 0, "delta": {"content": w}, "logprobs": {"content": [entry(w, -0.1)]}}
+            ],
+        }
+        for w in ("a", "b")
+    ]
+    (t,) = read_json(chunks)
+    assert t.meta.format == "openai_chat_stream" and t.text == "ab"
+    chunks[1]["choices"][0]["logprobs"]["content"][0]["logprob"] = 3
+    with pytest.raises(
+        TraceReadError, match=r": \$\[1\]\.choices\[0\]\.logprobs\.content\[0\]\.logprob: "
+    ):
+        read_json(chunks)

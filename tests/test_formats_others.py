@@ -364,3 +364,36 @@ def test_npz_bad_values_are_addressed_errors() -> None:
         read_bytes(buf.getvalue(), "bad.npz")
     with pytest.raises(TraceReadError, match=r"not a readable \.npz trace"):
         read_bytes(b"PK\x03\x04garbage", "bad.npz")
+
+
+def test_gemini_stream_chunks_are_concatenated_sse_and_json_array() -> None:
+    def chunk(token: str, last: bool) -> dict[str, Any]:
+        cand: dict[str, Any] = {
+            "content": {"parts": [{"text": token}], "role": "model"},
+            "logprobsResult": {
+                "chosenCandidates": [{"token": token, "logProbability": -0.1}],
+                "topCandidates": [{"candidates": [{"token": token, "logProbability": -0.1}]}],
+            },
+        }
+        out: dict[str, Any] = {
+            "candidates": [cand],
+            "modelVersion": "gemini-2.5-flash",
+            "responseId": "r1",
+        }
+        if last:
+            cand["finishReason"] = "STOP"
+            out["usageMetadata"] = {"candidatesTokenCount": 2}
+        return out
+
+    chunks = [chunk("Hel", False), chunk("lo", True)]
+    for traces in (
+        read_text("".join(f"data: {json.dumps(c)}\r\n\r\n" for c in chunks)),  # alt=sse
+        read_json(chunks),  # streamGenerateContent without alt=sse: a JSON array
+    ):
+        (t,) = traces
+        assert t.meta.format == "gemini_stream" and t.tokens == ("Hel", "lo")
+        assert t.text == "Hello" == t.meta.provider_text and t.meta.finish_reason == "STOP"
+        assert t.meta.extra["usageMetadata"] == {"candidatesTokenCount": 2}
+    # separate responses (different ids) in an array stay separate traces
+    other = chunk("Hi", True) | {"responseId": "r2"}
+    assert [t.text for t in read_json([chunks[1], other])] == ["lo", "Hi"]

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from tracesite.errors import TraceReadError
+
+#: A stream's values, each with the address it starts at (``"line 17: $"`` in a JSON-lines or
+#: SSE file, ``"$[3]"`` in a JSON array of chunks).
+Events = Sequence[tuple[str, Any]]
 
 
 def describe(value: Any) -> str:

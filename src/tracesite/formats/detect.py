@@ -24,7 +24,7 @@ from tracesite.formats import (
     openai_responses,
     tgi,
 )
-from tracesite.formats.common import describe, fail
+from tracesite.formats.common import Events, describe, fail
 from tracesite.formats.containers import decode, parse_text
 from tracesite.model import Trace
 
@@ -38,6 +38,7 @@ FORMAT_NAMES = (
     openai_responses.STREAM_FORMAT,
     llamacpp.FORMAT_NAME,
     gemini.FORMAT_NAME,
+    gemini.STREAM_FORMAT,
     tgi.FORMAT_NAME,
     tgi.STREAM_FORMAT,
     ollama.FORMAT_NAME,
@@ -59,7 +60,7 @@ KNOWN_FORMATS = (
 )
 
 Reader = Callable[[Any, str, str], list[Trace]]
-StreamReader = Callable[[Sequence[tuple[int, Any]], str], list[Trace]]
+StreamReader = Callable[[Events, str], list[Trace]]
 
 
 def _unknown(addr: str, obj: Any) -> TraceReadError:
@@ -159,7 +160,7 @@ def _native(obj: Any, source: str, addr: str) -> list[Trace]:
 
 
 def _single_chunk(obj: Any, source: str, addr: str) -> list[Trace]:
-    return openai_chat.read_chat_stream([(1, obj)], source)
+    return openai_chat.read_chat_stream([(addr, obj)], source)
 
 
 def _batch(obj: Any, source: str, addr: str) -> list[Trace]:
@@ -172,16 +173,21 @@ def read_document(obj: Any, source: str, addr: str = "$") -> list[Trace]:
     if reader is not None:
         return reader(obj, source, addr)
     if isinstance(obj, list) and obj:
-        # An array of responses (a dataset export, TGI's list answer): each element in turn.
+        # An array of responses (a dataset export, TGI's list answer) or of stream chunks
+        # (a saved Gemini stream without SSE, chunks collected into a list).
+        events = [(f"{addr}[{i}]", item) for i, item in enumerate(obj)]
+        streamed = _read_stream(events, source, sse=False)
+        if streamed is not None:
+            return streamed
         first = _document_reader(obj[0])
         if first is None:
             raise _unknown(f"{addr}[0]", obj[0])
         traces: list[Trace] = []
-        for i, item in enumerate(obj):
+        for item_addr, item in events:
             reader = _document_reader(item)
             if reader is None:
-                raise _unknown(f"{addr}[{i}]", item)
-            traces.extend(reader(item, source, f"{addr}[{i}]"))
+                raise _unknown(item_addr, item)
+            traces.extend(reader(item, source, item_addr))
         return traces
     raise _unknown(addr, obj)
 
@@ -197,6 +203,8 @@ def _event_kind(obj: Any) -> str:
         return "llamacpp"
     if tgi.is_tgi_event(obj):
         return "tgi"
+    if gemini.is_gemini_response(obj):
+        return "gemini"
     if "done" in obj and ("response" in obj or "message" in obj):
         return "ollama"
     return "document"
@@ -209,50 +217,52 @@ _STREAM_READERS: dict[str, StreamReader] = {
     "llamacpp": llamacpp.read_llamacpp_stream,
     "tgi": tgi.read_tgi_stream,
     "ollama": ollama.read_ollama_stream,
+    "gemini": gemini.read_gemini_stream,
 }
 
 
-def _is_stream(kind: str, events: Sequence[tuple[int, Any]], sse: bool) -> bool:
-    """Whether same-kind events are chunks of one response rather than separate documents."""
+def _is_stream(kind: str, events: Events, sse: bool) -> bool:
+    """Whether same-kind values are chunks of one response rather than separate documents."""
     if kind in ("chat", "responses", "tgi"):
         return True
     if kind == "llamacpp":
         return sse or llamacpp.is_llamacpp_stream(events)
     if kind == "ollama":
         return any(obj.get("done") is False for _, obj in events)
+    if kind == "gemini":
+        return (sse and len(events) > 1) or gemini.is_gemini_stream(events)
     if kind == "completions":
         ids = {obj.get("id") for _, obj in events if isinstance(obj.get("id"), str | int)}
         return sse or (len(ids) <= 1 and len(events) > 1)
     return False
 
 
-def read_events(events: Sequence[tuple[int, Any]], source: str, sse: bool = False) -> list[Trace]:
-    """The traces of a sequence of JSON values (SSE payloads or JSON lines)."""
-    if not events:
-        raise TraceReadError("no JSON data in this file")
-    for line, obj in events:
-        if (
-            isinstance(obj, dict)
-            and "error" in obj
-            and obj.get("error") is not None
-            and len(obj) <= 3
-        ):
-            raise fail(
-                f"line {line}: $.error", f"the stream reports an error: {describe(obj['error'])}"
-            )
+def _read_stream(events: Events, source: str, sse: bool) -> list[Trace] | None:
+    """The traces of a stream, or None when the values are separate documents."""
     kinds = [_event_kind(obj) for _, obj in events]
     first = next((k for k in kinds if k != "document"), "document")
-    if first != "document" and _is_stream(first, events, sse):
-        for (line, obj), kind in zip(events, kinds, strict=True):
-            if kind != first:
-                raise fail(
-                    f"line {line}: $",
-                    f"not a {first} stream event like the lines before it: {describe(obj)}",
-                )
-        return _STREAM_READERS[first](events, source)
+    if first == "document" or not _is_stream(first, events, sse):
+        return None
+    for (addr, obj), kind in zip(events, kinds, strict=True):
+        if kind != first:
+            raise fail(addr, f"not a {first} stream event like the ones before it: {describe(obj)}")
+    return _STREAM_READERS[first](events, source)
+
+
+def read_events(lines: Sequence[tuple[int, Any]], source: str, sse: bool = False) -> list[Trace]:
+    """The traces of a sequence of JSON values (SSE payloads or JSON lines, with line numbers)."""
+    if not lines:
+        raise TraceReadError("no JSON data in this file")
+    events = [(f"line {line}: $", obj) for line, obj in lines]
+    for addr, obj in events:
+        if isinstance(obj, dict) and obj.get("error") is not None and len(obj) <= 3:
+            raise fail(f"{addr}.error", f"the stream reports an error: {describe(obj['error'])}")
+    streamed = _read_stream(events, source, sse)
+    if streamed is not None:
+        return streamed
     traces: list[Trace] = []
-    for line, obj in events:
-        traces.extend(read_document(obj, source, f"line {line}: $"))
+    for addr, obj in events:
+        traces.extend(read_document(obj, source, addr))
     return traces
 
 

@@ -11,6 +11,7 @@ hidden thought tokens (quirk 17).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
@@ -19,6 +20,7 @@ from tracesite.formats.entries import id_of, logprob_of
 from tracesite.model import Trace, TraceMeta
 
 FORMAT_NAME = "gemini"
+STREAM_FORMAT = "gemini_stream"
 
 _KEYS = {
     "logprobsResult": "logprobs_result",
@@ -68,8 +70,10 @@ def _candidate(c: Any, addr: str) -> tuple[str, float | None, int]:
     return token, lp, id_of(c.get(k), f"{addr}.{k}")
 
 
-def read_logprobs_result(lr: dict[str, Any], addr: str) -> TraceBuilder:
-    """The positions of one ``logprobsResult`` object."""
+def read_logprobs_result(
+    lr: dict[str, Any], addr: str, b: TraceBuilder | None = None
+) -> TraceBuilder:
+    """The positions of one ``logprobsResult`` object (appended to ``b`` when given)."""
     ck, tk = key_of(lr, "chosenCandidates"), key_of(lr, "topCandidates")
     chosen = expect_list(lr.get(ck), f"{addr}.{ck}")
     tops = lr.get(tk)
@@ -80,7 +84,7 @@ def read_logprobs_result(lr: dict[str, Any], addr: str) -> TraceBuilder:
                 f"{addr}.{tk}",
                 f"has {len(tops)} entries but {ck} has {len(chosen)}; they must pair up",
             )
-    b = TraceBuilder()
+    b = TraceBuilder() if b is None else b
     for i, c in enumerate(chosen):
         token, lp, tid = _candidate(c, f"{addr}.{ck}[{i}]")
         pos = b.add(token, lp, None, tid)
@@ -109,17 +113,31 @@ def _text(candidate: dict[str, Any], addr: str) -> str | None:
     return "".join(texts) if texts else None
 
 
-def read_gemini_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
-    """Every candidate with a ``logprobsResult`` of a ``generateContent`` response."""
-    base: dict[str, str | None] = {
-        "model": optional_str(get(d, "modelVersion"), f"{addr}.{key_of(d, 'modelVersion')}"),
-        "created": optional_str(get(d, "createTime"), f"{addr}.{key_of(d, 'createTime')}"),
-    }
-    top_extra: dict[str, Any] = {}
+def _response_meta(d: dict[str, Any], addr: str) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
     for camel in ("responseId", "usageMetadata"):
         value = get(d, camel)
         if isinstance(value, str | dict):
-            top_extra[camel] = value
+            extra[camel] = value
+    return {
+        "model": optional_str(get(d, "modelVersion"), f"{addr}.{key_of(d, 'modelVersion')}"),
+        "created": optional_str(get(d, "createTime"), f"{addr}.{key_of(d, 'createTime')}"),
+        "extra": extra,
+    }
+
+
+def _candidate_meta(c: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    extra = dict(meta["extra"])
+    avg = get(c, "avgLogprobs")
+    if isinstance(avg, int | float) and not isinstance(avg, bool) and abs(avg) < 1e300:
+        extra["avgLogprobs"] = avg
+    reason = get(c, "finishReason")
+    return {**meta, "extra": extra, "finish_reason": reason if isinstance(reason, str) else None}
+
+
+def read_gemini_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
+    """Every candidate with a ``logprobsResult`` of a ``generateContent`` response."""
+    meta = _response_meta(d, addr)
     traces = []
     for ci, raw in enumerate(expect_list(d.get("candidates"), f"{addr}.candidates")):
         caddr = f"{addr}.candidates[{ci}]"
@@ -128,27 +146,62 @@ def read_gemini_response(d: dict[str, Any], source: str, addr: str = "$") -> lis
         if c.get(lk) is None:
             continue
         b = read_logprobs_result(expect_dict(c[lk], f"{caddr}.{lk}"), f"{caddr}.{lk}")
-        text = _text(c, caddr)
-        extra = dict(top_extra)
-        avg = get(c, "avgLogprobs")
-        if isinstance(avg, int | float) and not isinstance(avg, bool) and abs(avg) < 1e300:
-            extra["avgLogprobs"] = avg
-        reason = get(c, "finishReason")
-        meta = TraceMeta(
-            source=source,
-            model=base["model"],
-            created=base["created"],
-            format=FORMAT_NAME,
-            finish_reason=reason if isinstance(reason, str) else None,
-            provider_text=text,
-            extra=extra,
+        cmeta = _candidate_meta(c, meta)
+        traces.append(
+            b.build(
+                TraceMeta(source=source, format=FORMAT_NAME, provider_text=_text(c, caddr), **cmeta)
+            )
         )
-        traces.append(b.build(meta))
     if not traces:
-        raise fail(
-            f"{addr}.candidates",
-            "no candidate has a logprobsResult (request responseLogprobs: true, logprobs: k)",
+        raise fail(f"{addr}.candidates", _NO_LOGPROBS)
+    return traces
+
+
+_NO_LOGPROBS = "no candidate has a logprobsResult (request responseLogprobs: true, logprobs: k)"
+
+
+def is_gemini_stream(events: Sequence[tuple[str, Any]]) -> bool:
+    """Several responses are chunks of one ``streamGenerateContent`` when they share a
+    ``responseId`` (separate responses each have their own)."""
+    ids = {get(obj, "responseId") for _, obj in events}
+    return len(events) > 1 and len(ids) == 1 and isinstance(next(iter(ids)), str)
+
+
+def read_gemini_stream(events: Sequence[tuple[str, Any]], source: str) -> list[Trace]:
+    """Saved ``streamGenerateContent`` chunks: each candidate's positions and text concatenated."""
+    builders: dict[int, TraceBuilder] = {}
+    texts: dict[int, list[str]] = {}
+    metas: dict[int, dict[str, Any]] = {}
+    meta: dict[str, Any] = {}
+    for addr, obj in events:
+        d = expect_dict(obj, addr)
+        meta = _response_meta(d, addr)
+        for ci, raw in enumerate(expect_list(d.get("candidates"), f"{addr}.candidates")):
+            caddr = f"{addr}.candidates[{ci}]"
+            c = expect_dict(raw, caddr)
+            index = c.get("index", ci)
+            index = index if type(index) is int else ci
+            b = builders.setdefault(index, TraceBuilder())
+            texts.setdefault(index, [])
+            lk = key_of(c, "logprobsResult")
+            if c.get(lk) is not None:
+                read_logprobs_result(expect_dict(c[lk], f"{caddr}.{lk}"), f"{caddr}.{lk}", b)
+            piece = _text(c, caddr)
+            if piece is not None:
+                texts[index].append(piece)
+            metas[index] = _candidate_meta(c, meta)
+    traces = []
+    for index, b in builders.items():
+        text = "".join(texts[index]) if texts[index] else None
+        # usage and the like arrive with the last chunk; keep the latest of the response's
+        extra = {**metas[index]["extra"], **meta.get("extra", {})}
+        extra.pop("avgLogprobs", None)  # a per-chunk average, not the response's
+        cmeta = {**metas[index], "extra": extra}
+        traces.append(
+            b.build(TraceMeta(source=source, format=STREAM_FORMAT, provider_text=text, **cmeta))
         )
+    if not any(len(t) for t in traces):
+        raise fail("$", _NO_LOGPROBS)
     return traces
 
 

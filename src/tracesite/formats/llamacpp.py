@@ -16,11 +16,11 @@ the entry is the token; the events' text is kept as the provider's text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import (
+    Events,
     describe,
     escaped_bytes,
     expect_dict,
@@ -125,18 +125,17 @@ def read_llamacpp_response(d: dict[str, Any], source: str, addr: str = "$") -> l
     return [b.build(_meta(d, addr, source, text))]
 
 
-def is_llamacpp_stream(events: Sequence[tuple[int, Any]]) -> bool:
+def is_llamacpp_stream(events: Events) -> bool:
     """Several llama.cpp events form a stream when any says ``stop: false``."""
     return any(isinstance(obj, dict) and obj.get("stop") is False for _, obj in events)
 
 
-def read_llamacpp_stream(events: Sequence[tuple[int, Any]], source: str) -> list[Trace]:
+def read_llamacpp_stream(events: Events, source: str) -> list[Trace]:
     """A saved ``stream: true`` response, one trace per ``index`` (several prompts)."""
     lists: dict[int, list[tuple[str, Any]]] = {}
     texts: dict[int, list[str]] = {}
     final: dict[int, tuple[str, dict[str, Any]]] = {}
-    for line, obj in events:
-        addr = f"line {line}: $"
+    for addr, obj in events:
         d = expect_dict(obj, addr)
         index = d.get("index", 0)
         index = index if type(index) is int else 0

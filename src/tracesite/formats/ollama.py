@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
-from tracesite.formats.common import expect_dict, optional_str
+from tracesite.formats.common import Events, expect_dict, optional_str
 from tracesite.formats.entries import read_entries
 from tracesite.model import Trace, TraceMeta
 
@@ -70,9 +70,9 @@ def _read(items: Sequence[tuple[str, Any]], source: str) -> list[Trace]:
     ]
 
 
-def read_ollama_stream(events: Sequence[tuple[int, Any]], source: str) -> list[Trace]:
+def read_ollama_stream(events: Events, source: str) -> list[Trace]:
     """An NDJSON stream: one trace from all its chunks."""
-    return _read([(f"line {line}: $", obj) for line, obj in events], source)
+    return _read(events, source)
 
 
 def read_ollama_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:

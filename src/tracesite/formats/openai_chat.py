@@ -9,12 +9,12 @@ refusal comes as ``logprobs.refusal[]`` (quirk 21).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import (
+    Events,
     expect_dict,
     expect_list,
     fail,
@@ -134,12 +134,11 @@ class _StreamChoice:
     finish_reason: str | None = None
 
 
-def read_chat_stream(events: Sequence[tuple[int, Any]], source: str) -> list[Trace]:
+def read_chat_stream(events: Events, source: str) -> list[Trace]:
     """A chat stream saved as SSE text or one chunk per line: deltas concatenated per choice."""
     groups: dict[tuple[Any, int], _StreamChoice] = {}
     usage: dict[Any, Any] = {}
-    for line, obj in events:
-        addr = f"line {line}: $"
+    for addr, obj in events:
         d = expect_dict(obj, addr)
         rid = d.get("id")
         if d.get("usage") is not None:

@@ -9,11 +9,11 @@ alternatives. Tokens that are not whole UTF-8 characters are written ``"bytes:\\
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import (
+    Events,
     describe,
     escaped_bytes,
     expect_dict,
@@ -112,13 +112,12 @@ def read_completions_response(d: dict[str, Any], source: str, addr: str = "$") -
     return traces
 
 
-def read_completions_stream(events: Sequence[tuple[int, Any]], source: str) -> list[Trace]:
+def read_completions_stream(events: Events, source: str) -> list[Trace]:
     """Streamed completions chunks (``object: "text_completion"``), concatenated per choice."""
     builders: dict[tuple[Any, int], TraceBuilder] = {}
     texts: dict[tuple[Any, int], list[str]] = {}
     metas: dict[tuple[Any, int], dict[str, Any]] = {}
-    for line, obj in events:
-        addr = f"line {line}: $"
+    for addr, obj in events:
         d = expect_dict(obj, addr)
         rid = d.get("id") if isinstance(d.get("id"), str | int) else None
         for ci, raw in enumerate(expect_list(d.get("choices"), f"{addr}.choices")):

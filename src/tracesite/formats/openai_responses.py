@@ -9,11 +9,11 @@ the final response object supplying metadata and the provider's text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import (
+    Events,
     expect_dict,
     expect_list,
     fail,
@@ -111,11 +111,10 @@ class _StreamedResponse:
         self.response_addr = "$"
 
 
-def read_responses_stream(events: Sequence[tuple[int, Any]], source: str) -> list[Trace]:
+def read_responses_stream(events: Events, source: str) -> list[Trace]:
     """A saved Responses stream: one trace per ``response.created`` .. ``response.completed``."""
     streams: list[_StreamedResponse] = []
-    for line, obj in events:
-        addr = f"line {line}: $"
+    for addr, obj in events:
         ev = expect_dict(obj, addr)
         kind = ev.get("type")
         if kind == "response.created" or not streams:

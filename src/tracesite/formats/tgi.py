@@ -9,11 +9,10 @@ Generated positions are ``details.tokens[]`` (``id``, ``text``, ``logprob``, ``s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
-from tracesite.formats.common import describe, expect_dict, expect_list, fail, optional_str
+from tracesite.formats.common import Events, describe, expect_dict, expect_list, fail, optional_str
 from tracesite.formats.entries import id_of, logprob_of
 from tracesite.model import Trace, TraceMeta
 
@@ -137,13 +136,12 @@ def read_tgi_response(d: dict[str, Any], source: str, addr: str = "$") -> list[T
     return traces
 
 
-def read_tgi_stream(events: Sequence[tuple[int, Any]], source: str) -> list[Trace]:
+def read_tgi_stream(events: Events, source: str) -> list[Trace]:
     """``/generate_stream`` events: one token (and its ``top_tokens``) per event."""
     b = TraceBuilder()
     generated: str | None = None
     details: dict[str, Any] = {}
-    for line, obj in events:
-        addr = f"line {line}: $"
+    for addr, obj in events:
         ev = expect_dict(obj, addr)
         _add(b, ev.get("token"), ev.get("top_tokens"), f"{addr}.token", f"{addr}.top_tokens")
         if ev.get("generated_text") is not None:
