@@ -191,3 +191,16 @@ def test_random_traces_round_trip(ps: list[Position], meta: TraceMeta) -> None:
     assert back == t
     assert back.text == t.text
     assert back.stats == t.stats
+
+
+def test_the_documented_example_reads_and_validates() -> None:
+    doc_path = Path(__file__).resolve().parents[1] / "docs" / "formats.md"
+    text = doc_path.read_text(encoding="utf-8")
+    example = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    (t,) = read_json(example)
+    assert t.tokens == ("The", " best", "<|end|>") and t.special.tolist() == [False, False, True]
+    assert t.text == "The best" == t.meta.provider_text
+    assert t.token_bytes[1] == b" best" and t.token_bytes[2] is None  # utf8_bytes
+    assert t.stats.n_unknown == 1 and t.token_ids[0] == 976
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(example, native_schema())
