@@ -157,6 +157,7 @@ def test_a_note_edit_rerenders_nothing_and_leaves_the_served_build_intact(galler
             assert os.stat(bokeh).st_ino == os.stat(same).st_ino  # shared, not rewritten
             page = (second.root / "traces/run1/index.html").read_text()
             assert "Edited." in page
+        server.store.settle()
         assert not first.root.exists()  # deleted once the last reader let go
     rebuilt = [line for line in log if line.startswith("built in")][-1]
     assert "(epoch 2)" in rebuilt and "(0 rendered)" in rebuilt, rebuilt

@@ -247,8 +247,11 @@ def test_old_epochs_are_deleted_and_the_temp_folder_goes_at_stop(tmp_path):
         for i in range(3):
             (proj / "content/hello.txt").write_text(f"version {i}")
             server.wait_for_build(i + 2, timeout=10)
-        folders = list(server.store.tmp.iterdir())
-        assert len(folders) == 1, folders
+        server.store.settle()
+        folders = {f.name for f in server.store.tmp.iterdir()}
+        assert server.store.current is not None
+        assert server.store.current.root.name in folders
+        assert len(folders) == 2, folders  # the served epoch and the next build's seeded folder
         tmp = server.store.tmp
     assert not tmp.exists()
 
@@ -309,7 +312,8 @@ def test_a_failed_rebuild_keeps_serving_the_last_good_build(tmp_path):
         state = _state(server)
         assert state["epoch"] == 1
         assert [e["message"] for e in state["errors"]] == ["bad number"]
-        assert len(list(server.store.tmp.iterdir())) == 1  # the failed build folder is gone
+        server.store.settle()
+        assert len(list(server.store.tmp.iterdir())) == 2  # served + next; the failed one is gone
 
 
 def test_config_errors_are_build_errors_and_a_config_fix_recovers(tmp_path):

@@ -169,6 +169,7 @@ class Rebuilder:
             self.log(f"build failed in {seconds:.2f} s with {len(infos)} error(s){kept}:")
             for info in infos:
                 self.log(f"  {info.where}: {info.message}" if info.where else f"  {info.message}")
+        self.store.prepare_ahead()  # the next build's folder, seeded while nothing happens
         with self._cond:
             self.builds += 1
             self.busy = False
