@@ -84,6 +84,7 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([-(10**400), 10**400, 2**63, -1])
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=10),
     lambda inner: (
@@ -154,6 +155,12 @@ def test_large_or_odd_values_are_errors_not_crashes(tmp_path: Path) -> None:
         b'{"tracesite": 1, "tokens": [{"text": "a", "logprob": -1, "id": 100000000000000000000000}]}',
         b'{"tracesite": 1, "tokens": [{"text": "a", "logprob": -1, "bytes": 99999999999}]}',
         b'{"tracesite": 1, "tokens": [{"text": "a", "logprob": 1' + b"0" * 5000 + b"}]}",
+        b'{"tracesite": 1, "tokens": [{"text": "a", "logprob": -1' + b"0" * 400 + b"}]}",
+        b'{"tracesite": 1, "tokens": [{"text": "a", "prob": 1' + b"0" * 400 + b"}]}",
+        b'[{"token": "a", "logprob": -1' + b"0" * 400 + b', "top_logprobs": []}]',
+        b'{"candidates": [{"logprobsResult": {"chosenCandidates": [{"token": "a", "logProbability": -1'
+        + b"0" * 400
+        + b"}]}}]}",
         b'{"choices": [{"logprobs": {"content": [{"token": "a", "logprob": -1e999}]}}]}',
         b'{"created": 1e300, "choices": [{"logprobs": {"content": []}}]}',
         b"data: [DONE]\n\n",

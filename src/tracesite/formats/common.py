@@ -68,7 +68,9 @@ def expect_logprob(value: Any, addr: str, *, nullable: bool = False) -> float | 
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(addr, f"expected a number, got {describe(value)}")
-    v = float(value)
+    if isinstance(value, int) and value > 0:
+        raise fail(addr, f"a logprob must be <= 0 (a probability <= 1), got {describe(value)}")
+    v = float(value) if value > -(10**308) else -1e308
     if math.isnan(v) or v == math.inf:
         raise fail(addr, f"expected a logprob (a number <= 0), got {describe(value)}")
     if v > 1e-6:
@@ -80,6 +82,8 @@ def expect_prob(value: Any, addr: str) -> float:
     """A linear probability in [0, 1], returned as a natural log (log 0 = -inf)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(addr, f"expected a number, got {describe(value)}")
+    if isinstance(value, int) and not 0 <= value <= 1:  # before float(): JSON ints are unbounded
+        raise fail(addr, f"a probability must be between 0 and 1, got {describe(value)}")
     v = float(value)
     if not (0.0 <= v <= 1.0 + 1e-9):
         raise fail(addr, f"a probability must be between 0 and 1, got {describe(value)}")

@@ -16,6 +16,8 @@ from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import describe, expect_prob, fail
 
 _MAX_ID = 2**63 - 1
+#: JSON integers below this do not fit a float (fast paths leave them to :func:`logprob_of`).
+_MIN_INT = -(10**308)
 
 
 def _bad_number(addr: str, value: Any) -> TraceReadError:
@@ -29,8 +31,11 @@ def _bad_number(addr: str, value: Any) -> TraceReadError:
 def logprob_of(value: Any, addr: str) -> float | None:
     """A logprob (<= 0, -inf allowed, null = unknown) or an addressed error."""
     t = type(value)
-    if (t is float and value <= 1e-6 and value == value) or (t is int and value <= 0):
+    if t is float and value <= 1e-6 and value == value:
         return value  # type: ignore[no-any-return]
+    if t is int and value <= 0:
+        # JSON integers are unbounded; one too large for a float is far below any sentinel
+        return float(value) if value > _MIN_INT else -1e308
     if value is None:
         return None
     raise _bad_number(addr, value)
@@ -94,7 +99,7 @@ def _fast(e: Any) -> tuple[str, float | None, bytes | None, int] | None:
     lp = e.get("logprob", e)
     t = type(lp)
     if type(tok) is not str or not (
-        (t is float and lp <= 1e-6 and lp == lp) or (t is int and lp <= 0)
+        (t is float and lp <= 1e-6 and lp == lp) or (t is int and _MIN_INT < lp <= 0)
     ):
         return None
     raw = e.get("bytes")

@@ -50,7 +50,7 @@ def _candidate(d: Any, addr: str, utf8: bool) -> tuple[str, float | None, bytes 
         raise fail(f"{addr}.text", f"expected a string, got {describe(text)}")
     lp = d.get("logprob", d)
     t = type(lp)
-    if not ((t is float and lp <= 1e-6 and lp == lp) or (t is int and lp <= 0)):
+    if not ((t is float and lp <= 1e-6 and lp == lp) or (t is int and -(10**308) < lp <= 0)):
         if "logprob" in d:
             lp = logprob_of(d["logprob"], f"{addr}.logprob")
         elif "prob" in d:
