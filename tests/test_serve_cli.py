@@ -87,3 +87,36 @@ def test_serve_help_lists_the_options(cli):
     assert r.returncode == 0
     for opt in ("--host", "--port", "--open", "--poll"):
         assert opt in r.stdout
+
+
+def test_open_starts_a_browser_on_the_served_url(make_project, monkeypatch, capsys):
+    import threading
+
+    from tracesite import serve
+
+    proj = make_project({"content/about.md": "Hello.\n"})
+    opened: list[str] = []
+    called = threading.Event()
+
+    def fake_open(url: str) -> bool:
+        opened.append(url)
+        called.set()
+        return True
+
+    monkeypatch.setattr(serve.webbrowser, "open", fake_open)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve.serve_project,
+        args=(proj,),
+        kwargs={"port": 0, "open_browser": True, "stop": stop},
+    )
+    thread.start()
+    try:
+        assert called.wait(30)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", opened[0])
+    assert f"at {opened[0]} (Ctrl-C to stop)" in out

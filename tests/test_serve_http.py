@@ -427,3 +427,45 @@ def test_a_closed_tab_frees_its_stream_before_the_next_heartbeat(tmp_path):
         conn.close()
         resp.close()
         assert hub.wait_streams(0, timeout=5)  # not 60 s: the server noticed the hang-up
+
+
+def test_a_crashing_build_is_reported_and_the_server_keeps_going(tmp_path):
+    class CrashingBuild(FakeBuild):
+        crash = True
+
+        def __call__(self, project, options):
+            if self.crash:
+                raise ZeroDivisionError("oops")
+            return super().__call__(project, options)
+
+    proj = make_fake_project(tmp_path / "p")
+    build = CrashingBuild()
+    log: list[str] = []
+    with running(proj, build=build, log=log) as server:
+        state = _state(server)
+        assert state["epoch"] == 0
+        assert state["errors"][0]["message"] == "internal error: ZeroDivisionError: oops"
+        assert get(server, "/")[0] == 500
+        build.crash = False
+        (proj / "content/hello.txt").write_text("works again")
+        server.wait_for_build(2, timeout=10)
+        assert b"works again" in get(server, "/pages/hello/")[2]
+    assert any("internal error: ZeroDivisionError: oops" in line for line in log)
+
+
+def test_ipv6_loopback(tmp_path):
+    proj = make_fake_project(tmp_path / "p")
+    try:
+        ctx = running(proj, host="::1")
+        server = ctx.__enter__()
+    except TracesiteError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    try:
+        assert server.url.startswith("http://[::1]:")
+        assert server.httpd is not None
+        conn = http.client.HTTPConnection("::1", server.httpd.server_address[1], timeout=10)
+        conn.request("GET", "/pages/hello/")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        ctx.__exit__(None, None, None)

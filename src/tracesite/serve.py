@@ -196,9 +196,13 @@ def serve_project(
     port: int = 8000,
     open_browser: bool = False,
     poll: bool = False,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Run the dev server until Ctrl-C or SIGTERM (the ``tracesite serve`` command)."""
-    stop = threading.Event()
+    """Run the dev server until Ctrl-C or SIGTERM (the ``tracesite serve`` command).
+
+    ``stop`` lets a caller other than the signal handlers end it (tests, embedding).
+    """
+    stop = stop or threading.Event()
     with _stop_on_signals(stop):
         server = DevServer(project, host=host, port=port, poll=poll)
         server.start()

@@ -138,18 +138,16 @@ class Rebuilder:
         folder: Path | None = None
         try:
             config = self.load_config(self.project)
+            self.on_plan(self._plan(config))
+            folder = self.store.prepare()
+            result = self.build(self.project, BuildOptions(output=folder, quiet=True, dev=True))
+            errors = list(result.errors)
         except TracesiteError as exc:
             errors = _errors_of(exc)
-        self.on_plan(self._plan(config))
-        if config is not None:
-            folder = self.store.prepare()
-            try:
-                result = self.build(self.project, BuildOptions(output=folder, quiet=True, dev=True))
-                errors = list(result.errors)
-            except TracesiteError as exc:
-                errors = _errors_of(exc)
-            except Exception as exc:  # a bug in the build must not take the server down
-                errors = [TracesiteError(f"internal error: {type(exc).__name__}: {exc}")]
+        except Exception as exc:  # a bug or a full disk must not take the server down
+            errors = [TracesiteError(f"internal error: {type(exc).__name__}: {exc}")]
+        if config is None:
+            self.on_plan(self._plan(None))  # keep watching the defaults and tracesite.toml
         seconds = time.perf_counter() - started
         infos = [ErrorInfo.from_error(e, self.project) for e in errors]
         base = config.site.base_path if config is not None else None
