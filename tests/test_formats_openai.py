@@ -445,3 +445,16 @@ def test_from_openai_completions_object() -> None:
 def test_from_openai_rejects_non_openai_data_with_an_addressed_error() -> None:
     with pytest.raises(TraceReadError, match="not a trace format tracesite knows"):
         Trace.from_openai({"hello": "world"})
+
+
+def test_chat_response_with_legacy_style_logprobs_and_token_ids() -> None:
+    """Together returns chat choices whose logprobs are parallel arrays with token ids."""
+    resp = chat_response([], content="Hi there")
+    resp["choices"][0]["logprobs"] = {
+        "tokens": ["Hi", " there"],
+        "token_logprobs": [-0.1, -0.2],
+        "token_ids": [17, 42],
+    }
+    t = read_json(resp)[0]
+    assert t.text == "Hi there" == t.meta.provider_text
+    assert t.token_ids.tolist() == [17, 42] and t.stats.top_k == 0

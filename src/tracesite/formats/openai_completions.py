@@ -23,7 +23,7 @@ from tracesite.formats.common import (
     optional_str,
     small_extra,
 )
-from tracesite.formats.entries import logprob_of, read_entries
+from tracesite.formats.entries import id_of, logprob_of, read_entries
 from tracesite.model import Trace, TraceMeta
 
 FORMAT_NAME = "openai_completions"
@@ -62,8 +62,14 @@ def read_legacy_logprobs(lp: dict[str, Any], addr: str, out: TraceBuilder) -> No
     offsets = lp.get("text_offset")
     if offsets is not None:
         _same_length(expect_list(offsets, f"{addr}.text_offset"), "text_offset", n, addr)
+    ids = lp.get("token_ids")  # Together and some vLLM versions add the ids
+    if ids is not None:
+        ids = expect_list(ids, f"{addr}.token_ids")
+        _same_length(ids, "token_ids", n, addr)
     for i, token in enumerate(tokens):
         label, raw, tid = _label(token, f"{addr}.tokens[{i}]")
+        if ids is not None and ids[i] is not None:
+            tid = id_of(ids[i], f"{addr}.token_ids[{i}]")
         pos = out.add(label, logprob_of(values[i], f"{addr}.token_logprobs[{i}]"), raw, tid)
         top = tops[i] if tops is not None else None
         if top is None:
@@ -96,7 +102,12 @@ def read_completions_choice(choice: dict[str, Any], addr: str, meta: dict[str, A
         read_entries(lp["content"], f"{addr}.logprobs.content", b)
     else:
         read_legacy_logprobs(lp, f"{addr}.logprobs", b)
-    text = optional_str(choice.get("text"), f"{addr}.text")
+    if "text" in choice:
+        text = optional_str(choice.get("text"), f"{addr}.text")
+    else:  # a chat response with legacy-style logprobs (Together)
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        text = optional_str(content, f"{addr}.message.content")
     b.mark_specials(text)
     return b.build(TraceMeta(**{**meta, "format": FORMAT_NAME, "provider_text": text}))
 
