@@ -26,11 +26,13 @@ class FakeBuild:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.options: list[BuildOptions] = []
         self.gate: threading.Event | None = None
         self.started = threading.Event()
 
     def __call__(self, project: Path, options: BuildOptions) -> BuildResult:
         self.calls += 1
+        self.options.append(options)
         self.started.set()
         out = options.output
         assert out is not None

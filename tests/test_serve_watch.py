@@ -185,3 +185,19 @@ def test_poll_mode_sees_changes(tmp_path):
         (proj / "content/hello.txt").write_text("seen by polling")
         server.wait_for_build(2, timeout=10)
         assert b"seen by polling" in get(server, "/pages/hello/")[2]
+
+
+def test_small_content_edits_rebuild_in_one_process(tmp_path):
+    """A pool of workers costs seconds to start: not worth it for a note edit."""
+    proj = make_fake_project(tmp_path / "p")
+    build = FakeBuild()
+    with running(proj, build=build) as server:
+        (proj / "content/hello.txt").write_text("one file")
+        server.wait_for_build(2, timeout=10)
+        (proj / "tracesite.toml").write_text('[site]\ntitle = "x"\n')  # may re-render all
+        server.wait_for_build(3, timeout=10)
+        for i in range(9):  # many new traces at once: worth a pool
+            (proj / f"content/new{i}.txt").write_text("new")
+        server.wait_for_build(4, timeout=10)
+        assert [o.jobs for o in build.options] == [None, 1, None, None]
+        assert all(o.dev and o.quiet for o in build.options)
