@@ -31,17 +31,12 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent / "tests"))
 
 from synth import native_json  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from browser_helpers import launch_chromium  # noqa: E402
+
 TARGET_MS = 300.0
 
 NAV_TIMES = """() => {
@@ -108,7 +103,7 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tracesite.build import BuildOptions, BuildResult, build_project
     from tracesite.serve import DevServer
@@ -153,8 +148,7 @@ def main() -> int:
         note_file = project / "content" / "run-0000.md"
         rows: list[dict[str, float]] = []
         try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            with launch_chromium() as browser:
                 page = browser.new_page()
                 page.set_default_timeout(120_000)
                 page.goto(server.url + "traces/run-0000/")
@@ -186,7 +180,6 @@ def main() -> int:
                     }
                     if run:
                         rows.append(row)
-                browser.close()
         finally:
             clock.stop()
             server.stop()
