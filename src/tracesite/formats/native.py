@@ -22,6 +22,8 @@ from tracesite.model import Trace, TraceMeta
 FORMAT_NAME = "native"
 VERSION = 1
 _META_KEYS = ("model", "created", "prompt", "finish_reason")
+_MIN_INT = -(10**308)  # JSON integers below this do not fit a float
+_MAX_ID = 2**63 - 1
 
 
 def native_schema() -> dict[str, Any]:
@@ -50,7 +52,7 @@ def _candidate(d: Any, addr: str, utf8: bool) -> tuple[str, float | None, bytes 
         raise fail(f"{addr}.text", f"expected a string, got {describe(text)}")
     lp = d.get("logprob", d)
     t = type(lp)
-    if not ((t is float and lp <= 1e-6 and lp == lp) or (t is int and -(10**308) < lp <= 0)):
+    if not ((t is float and lp <= 1e-6 and lp == lp) or (t is int and _MIN_INT < lp <= 0)):
         if "logprob" in d:
             lp = logprob_of(d["logprob"], f"{addr}.logprob")
         elif "prob" in d:
@@ -69,6 +71,39 @@ def _candidate(d: Any, addr: str, utf8: bool) -> tuple[str, float | None, bytes 
     return text, lp, raw, -1 if tid is None else id_of(tid, f"{addr}.id")
 
 
+def _fast(d: Any, utf8: bool) -> tuple[str, float | None, bytes | None, int] | None:
+    """A well-formed token object read without building its address; None if anything is odd
+    (then :func:`_candidate` reads it again and names the problem)."""
+    if type(d) is not dict:
+        return None
+    text = d.get("text")
+    lp = d.get("logprob", d)
+    t = type(lp)
+    if type(text) is not str or not (
+        (t is float and lp <= 1e-6 and lp == lp) or (t is int and _MIN_INT < lp <= 0)
+    ):
+        return None
+    if "bytes" in d:
+        raw = d["bytes"]
+        if raw is not None:
+            if type(raw) is not list:
+                return None
+            try:
+                raw = bytes(raw)
+            except (TypeError, ValueError):
+                return None
+    elif utf8:
+        raw = text.encode("utf-8", "surrogatepass")
+    else:
+        raw = None
+    tid = d.get("id")
+    if tid is None:
+        return text, lp, raw, -1
+    if type(tid) is not int or not 0 <= tid <= _MAX_ID:
+        return None
+    return text, lp, raw, tid
+
+
 def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace:
     """One native trace object to a :class:`Trace`."""
     d = expect_dict(obj, addr)
@@ -84,22 +119,21 @@ def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace
     b = TraceBuilder()
     add, alt = b.add, b.alt
     for i, tok in enumerate(expect_list(d.get("tokens"), f"{addr}.tokens")):
-        a = f"{addr}.tokens[{i}]"
-        text, lp, raw, tid = _candidate(tok, a, utf8)
+        got = _fast(tok, utf8) or _candidate(tok, f"{addr}.tokens[{i}]", utf8)
         special = tok.get("special", False)
         if type(special) is not bool:
-            raise fail(f"{a}.special", f"expected true or false, got {describe(special)}")
-        pos = add(text, lp, raw, tid, special)
+            raise fail(
+                f"{addr}.tokens[{i}].special", f"expected true or false, got {describe(special)}"
+            )
+        pos = add(got[0], got[1], got[2], got[3], special)
         top = tok.get("top")
-        if not top:
-            if top is None or top == []:
-                continue
-            raise fail(f"{a}.top", f"expected an array, got {describe(top)}")
+        if top is None or top == []:
+            continue
         if type(top) is not list:
-            raise fail(f"{a}.top", f"expected an array, got {describe(top)}")
+            raise fail(f"{addr}.tokens[{i}].top", f"expected an array, got {describe(top)}")
         for j, t in enumerate(top):
-            atext, alp, araw, aid = _candidate(t, f"{a}.top[{j}]", utf8)
-            alt(pos, atext, alp, araw, aid)
+            got = _fast(t, utf8) or _candidate(t, f"{addr}.tokens[{i}].top[{j}]", utf8)
+            alt(pos, got[0], got[1], got[2], got[3])
     meta: dict[str, Any] = {}
     for key in _META_KEYS:
         value = d.get(key)
