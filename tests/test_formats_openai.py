@@ -458,3 +458,12 @@ def test_chat_response_with_legacy_style_logprobs_and_token_ids() -> None:
     t = read_json(resp)[0]
     assert t.text == "Hi there" == t.meta.provider_text
     assert t.token_ids.tolist() == [17, 42] and t.stats.top_k == 0
+
+
+def test_message_content_of_the_wrong_type_is_addressed_at_the_message() -> None:
+    resp = chat_response([entry("A", -0.1)])
+    resp["choices"][0]["message"]["content"] = 5
+    with pytest.raises(
+        TraceReadError, match=r": \$\.choices\[0\]\.message\.content: expected a string"
+    ):
+        read_json(resp)

@@ -52,18 +52,17 @@ def read_chat_logprobs(
     message: dict[str, Any],
     meta: dict[str, Any],
     fmt: str = CHAT,
+    message_addr: str = "$.message",
 ) -> list[Trace]:
     """The traces of one choice's ``logprobs`` object: content, else refusal; then reasoning."""
     traces: list[Trace] = []
     for part, key, text_key in PARTS:
         entries = lp.get(key)
-        if entries is None or (part == "refusal" and traces):
-            continue
-        if part == "refusal" and entries == [] and lp.get("content") is not None:
-            continue
+        if entries is None or (part == "refusal" and lp.get("content") is not None):
+            continue  # a refusal list only stands in for missing content
         b = TraceBuilder()
         read_entries(entries, f"{addr}.{key}", b)
-        text = optional_str(message.get(text_key), f"{addr}.{text_key}") if message else None
+        text = optional_str(message.get(text_key), f"{message_addr}.{text_key}")
         b.mark_specials(text)
         extra = dict(meta.get("extra", {}))
         if part != "content":
@@ -103,7 +102,9 @@ def read_chat_response(d: dict[str, Any], source: str, addr: str = "$") -> list[
             continue
         message = choice.get("message")
         message = expect_dict(message, f"{caddr}.message") if message is not None else {}
-        traces.extend(read_chat_logprobs(lp, f"{caddr}.logprobs", message, meta))
+        traces.extend(
+            read_chat_logprobs(lp, f"{caddr}.logprobs", message, meta, CHAT, f"{caddr}.message")
+        )
     if not traces:
         raise fail(
             f"{addr}.choices",
