@@ -2,11 +2,14 @@
 
 Links in notes are written as paths between source files, as in MkDocs (``[see](../about.md)``,
 ``![fig](img/plot.png)``, ``[run](evals/run1.json)``); they are rewritten to the page-relative URL
-of what that source became, so they work wherever the page lands.
+of what that source became, so they work wherever the page lands. Links whose URL would run script
+(``javascript:``, ``vbscript:``, ``data:`` other than images) are replaced by ``#`` with a warning,
+as Hugo's Markdown renderer does: notes often quote model output, and a click must not run it.
 """
 
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 from dataclasses import replace
@@ -16,7 +19,7 @@ from markupsafe import Markup, escape
 
 from tracesite.config import Config
 from tracesite.discover import trace_slug
-from tracesite.errors import NoteError, TracesiteError
+from tracesite.errors import NoteError, TraceReadError, TracesiteError
 from tracesite.formats import load
 from tracesite.model import Trace
 from tracesite.notes import Note, TraceEmbed, split_embeds
@@ -28,6 +31,23 @@ if TYPE_CHECKING:
 
 _LINK = re.compile(r'\b(href|src)="([^"]*)"')
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+#: Browsers drop ASCII whitespace and control characters inside a URL's scheme.
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def script_scheme(url: str, attr: str) -> str | None:
+    """The scheme of a URL that would run script when followed (``javascript``...), else None.
+
+    The URL is read as a browser reads the attribute: entities decoded (``&#106;avascript:``),
+    whitespace and control characters dropped (``java\tscript:``), case ignored.
+    """
+    plain = _URL_NOISE.sub("", html.unescape(url)).lower()
+    scheme = plain.partition(":")[0] if ":" in plain else ""
+    if scheme in ("javascript", "vbscript"):
+        return scheme
+    if scheme == "data" and not (attr == "src" and plain.startswith("data:image/")):
+        return scheme
+    return None
 
 
 class EmbedRenderer:
@@ -70,6 +90,15 @@ class EmbedRenderer:
 
         def fix(m: re.Match[str]) -> str:
             attr, target = m.group(1), m.group(2)
+            scheme = script_scheme(target, attr)
+            if scheme is not None:
+                self.result.warnings.append(
+                    NoteError(
+                        f"link to a {scheme}: URL removed (it would run script when followed)",
+                        path=f"{self.content_label}/{note.path.as_posix()}",
+                    )
+                )
+                return f'{attr}="#"'
             path, sep, frag = target.partition("#")
             if not path or _EXTERNAL.match(path) or path.startswith("/") or "?" in path:
                 return m.group(0)
@@ -89,15 +118,27 @@ class EmbedRenderer:
         return _LINK.sub(fix, note.html)
 
     def _traces(self, embed: TraceEmbed) -> list[Trace]:
-        content = self.config.build.content_dir
-        target = (content / embed.src).resolve()
+        content = self.config.build.content_dir.resolve()
+        missing = NoteError(f"trace block: src {embed.src!r} not found under content/")
+        if "\x00" in embed.src:  # no file name holds NUL; the OS would refuse to look it up
+            raise missing
+        try:
+            target = (content / embed.src).resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+            raise missing from None
         if not target.is_relative_to(content):
             raise NoteError(f"trace block: src {embed.src!r} is outside the content folder")
         if not target.is_file():
-            raise NoteError(f"trace block: src {embed.src!r} not found under content/")
+            raise missing
         key = target.as_posix()
         if key not in self.loaded:
-            self.loaded[key] = load(target)
+            try:
+                self.loaded[key] = load(target)
+            except TraceReadError as exc:
+                # the trace's own address, with its path as the user sees it (not absolute)
+                shown = f"{self.content_label}/{target.relative_to(content).as_posix()}"
+                where = ": ".join(x for x in (shown, exc.address) if x)
+                raise NoteError(f"trace block: {where}: {exc.message}") from None
         return self.loaded[key]
 
     def _render(self, embed: TraceEmbed, page_url: str) -> str:

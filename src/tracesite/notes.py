@@ -159,13 +159,16 @@ def _markdown() -> markdown.Markdown:
     )
 
 
-def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int]:
-    """Split front matter from the body. Returns (data, body, line number where the body starts)."""
+def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int, str]:
+    """Split front matter from the body.
+
+    Returns (data, body, line number where the body starts, the raw front matter text).
+    """
     m = _FRONT.match(text)
     if not m:
         if text.lstrip("\ufeff").startswith("---\n"):
             raise NoteError("front matter: no closing --- line", path=str(path), address="1")
-        return {}, text, 1
+        return {}, text, 1, ""
     raw = m.group(1)
     try:
         data = yaml.safe_load(raw) if raw.strip() else {}
@@ -176,27 +179,40 @@ def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int]:
         raise NoteError(f"front matter: {problem}", path=str(path), address=str(line)) from None
     if not isinstance(data, dict):
         raise NoteError("front matter: expected key: value pairs", path=str(path), address="2")
-    return data, text[m.end() :], text[: m.end()].count("\n") + 1
+    return data, text[m.end() :], text[: m.end()].count("\n") + 1, raw
 
 
-def _validate(data: dict[str, Any], path: Path) -> tuple[dict[str, Any], list[NoteError]]:
-    """Check front-matter types; return clean values and warnings (unknown keys)."""
+def _key_line(raw: str, key: str) -> str:
+    """The line of a top-level front-matter key (line 1 is the opening ``---``), for addresses."""
+    pattern = re.compile(rf"""^(['"]?){re.escape(key)}\1[ \t]*:""")
+    for number, line in enumerate(raw.splitlines(), start=2):
+        if pattern.match(line):
+            return str(number)
+    return "1"
+
+
+def _validate(
+    data: dict[str, Any], path: Path, raw: str = ""
+) -> tuple[dict[str, Any], list[NoteError]]:
+    """Check front-matter types; return clean values and warnings (unknown keys).
+
+    Each problem is addressed with the line of its key, as YAML syntax errors are.
+    """
     p = str(path)
     clean: dict[str, Any] = {}
     warnings: list[NoteError] = []
     for key, value in data.items():
         key = str(key)
+        line = _key_line(raw, key)
         if key not in _KNOWN_KEYS:
             warnings.append(
-                NoteError(
-                    f"front matter: unknown key {key!r} (ignored)", path=p, address="front matter"
-                )
+                NoteError(f"front matter: unknown key {key!r} (ignored)", path=p, address=line)
             )
             continue
         bad = NoteError(
             f"front matter: {key} must be {_KNOWN_KEYS[key]}, got {value!r}"[:200],
             path=p,
-            address="front matter",
+            address=line,
         )
         if key in ("title", "description", "model", "prompt", "finish_reason"):
             if value is None:
@@ -240,15 +256,29 @@ def _highlights(value: Any, bad: NoteError) -> tuple[Highlight, ...]:
     return tuple(out)
 
 
+def _read_text(path: Path) -> str:
+    """A note's text (a BOM is allowed); bad bytes are reported with their line, as for traces."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NoteError(f"cannot read note: {exc.strerror or exc}", path=str(path)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise NoteError(
+            f"cannot read note: not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            path=str(path),
+            address=str(line),
+        ) from None
+
+
 def read_note(path: Path, text: str | None = None) -> Note:
     """Parse one note. Raises NoteError (with the file and line) on bad front matter or blocks."""
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise NoteError(f"cannot read note: {exc}", path=str(path)) from None
-    data, body, body_line = _front_matter(text, path)
-    clean, warnings = _validate(data, path)
+        text = _read_text(path)
+    data, body, body_line, raw = _front_matter(text, path)
+    clean, warnings = _validate(data, path, raw)
     md = _markdown()
     embeds: list[TraceEmbed] = []
     block_errors: list[tuple[int, str]] = []
