@@ -1,8 +1,14 @@
 """The per-file work of a build: read a trace file, render its heatmaps, cache the result.
 
 Runs in worker processes (or in-process for small builds). The cache is keyed by the file's bytes,
-the renderer version and the heatmap options, so a hit is never stale; deleting
-``.tracesite-cache/`` is always safe. A hit costs one hash and one small JSON read.
+the heatmap options, the renderer version, Bokeh's version and a fingerprint of tracesite's own
+source, so a hit is never stale (not even after editing a renderer in an editable install);
+deleting ``.tracesite-cache/`` is always safe. A hit costs one hash and one small JSON read.
+
+A cache entry is one file: a first line of JSON (the summaries, and the byte length of each
+rendered fragment) and then the fragments' UTF-8 text, back to back. Fragments are large HTML and
+JavaScript; storing them raw rather than as JSON strings saves escaping them on write and
+unescaping them on every page write, and lets a cache hit read the first line only.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from tracesite.model import Trace
 from tracesite.options import HeatmapOptions
 
 #: Bump when rendered output changes shape, so old cache entries are never reused.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 MAX_MARKS = 200  # low-confidence links listed beside a heatmap
+_SUFFIX = ".tsc"  # one cache entry: a JSON line, then raw fragments
 
 
 def _pkg_version(name: str) -> str:
@@ -35,7 +42,21 @@ def _pkg_version(name: str) -> str:
         return "0"
 
 
-RENDER_KEY = f"{RENDER_VERSION}/{_pkg_version('tracesite')}/{_pkg_version('bokeh')}"
+def _source_fingerprint() -> str:
+    """A hash of tracesite's Python sources: readers, statistics and renderers all shape what is
+    cached, and while developing (an editable install) they change without a version bump."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+RENDER_KEY = (
+    f"{RENDER_VERSION}/{_pkg_version('tracesite')}/{_pkg_version('bokeh')}/{_source_fingerprint()}"
+)
 
 
 @dataclass(frozen=True)
@@ -127,13 +148,33 @@ def render_fragments(trace: Trace, options: HeatmapOptions) -> dict[str, str]:
     return {"script": script, "div": div, "text_view": render_text_view(trace, options)}
 
 
-def process_file(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path) -> FileResult:
-    """Read, summarise and render one trace file, using the cache when the bytes are known."""
+def _read(path: Path, rel: str, options: HeatmapOptions) -> tuple[bytes, str] | FileResult:
     try:
         data = path.read_bytes()
     except OSError as exc:
         return FileResult(rel, "", [], TraceReadError(f"cannot read: {exc.strerror}", path=rel))
-    key = cache_key(data, options)
+    return data, cache_key(data, options)
+
+
+def lookup(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path) -> FileResult | None:
+    """The cached result for a file (or its read error) without rendering; None on a miss.
+
+    Cheap (one read, one hash, the first line of the cache entry), so a build can ask it in the
+    main process and start worker processes only for the misses.
+    """
+    got = _read(path, rel, options)
+    if isinstance(got, FileResult):
+        return got
+    hit = load_cached(cache_dir, got[1])
+    return None if hit is None else FileResult(rel, got[1], hit, cached=True)
+
+
+def process_file(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path) -> FileResult:
+    """Read, summarise and render one trace file, using the cache when the bytes are known."""
+    got = _read(path, rel, options)
+    if isinstance(got, FileResult):
+        return got
+    data, key = got
     hit = load_cached(cache_dir, key)
     if hit is not None:
         return FileResult(rel, key, hit, cached=True)
@@ -154,17 +195,33 @@ def process_file_args(args: tuple[Path, str, HeatmapOptions, Path]) -> FileResul
 
 
 def _entry(cache_dir: Path, key: str) -> Path:
-    return cache_dir / key[:2] / f"{key}.json"
+    return cache_dir / key[:2] / f"{key}{_SUFFIX}"
+
+
+def _encode(text: str) -> bytes:
+    # lone surrogates (valid in JSON input) must survive the round trip, as they did in JSON
+    return text.encode("utf-8", "surrogatepass")
 
 
 def store(
     cache_dir: Path, key: str, summaries: list[TraceSummary], fragments: list[dict[str, str]]
 ) -> None:
+    """Write one cache entry atomically (a temporary file renamed into place)."""
     target = _entry(cache_dir, key)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"summaries": [asdict(s) for s in summaries], "fragments": fragments}
+    bodies = [[(name, _encode(text)) for name, text in f.items()] for f in fragments]
+    header = {
+        "summaries": [asdict(s) for s in summaries],
+        "fragments": [[[name, len(raw)] for name, raw in f] for f in bodies],
+    }
+    # json.dumps escapes control characters, so the header is exactly one line
+    line = json.dumps(header, allow_nan=False, default=_json_default).encode("ascii") + b"\n"
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, allow_nan=False, default=_json_default), encoding="utf-8")
+    with tmp.open("wb") as fh:
+        fh.write(line)
+        for f in bodies:
+            for _, raw in f:
+                fh.write(raw)
     os.replace(tmp, target)
 
 
@@ -174,15 +231,37 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _header(fh: Any) -> tuple[dict[str, Any], int]:
+    """The entry's header and its length in bytes; ValueError when the entry is incomplete."""
+    line = fh.readline()
+    header = json.loads(line)
+    size = len(line) + sum(n for f in header["fragments"] for _, n in f)
+    if os.fstat(fh.fileno()).st_size != size:
+        raise ValueError("truncated cache entry")
+    return header, len(line)
+
+
 def load_cached(cache_dir: Path, key: str) -> list[TraceSummary] | None:
+    """The summaries of a complete cache entry, or None (missing, truncated, or another shape)."""
     try:
-        payload = json.loads(_entry(cache_dir, key).read_text(encoding="utf-8"))
-        return [TraceSummary(**s) for s in payload["summaries"]]
+        with _entry(cache_dir, key).open("rb") as fh:
+            header, _ = _header(fh)
+        return [TraceSummary(**s) for s in header["summaries"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def load_fragments(cache_dir: Path, key: str) -> list[dict[str, str]]:
-    payload = json.loads(_entry(cache_dir, key).read_text(encoding="utf-8"))
-    fragments: list[dict[str, str]] = payload["fragments"]
-    return fragments
+    """The rendered fragments of every trace of a cached file, in file order."""
+    with _entry(cache_dir, key).open("rb") as fh:
+        header, _ = _header(fh)
+        body = fh.read()
+    out: list[dict[str, str]] = []
+    at = 0
+    for f in header["fragments"]:
+        frag: dict[str, str] = {}
+        for name, n in f:
+            frag[name] = body[at : at + n].decode("utf-8", "surrogatepass")
+            at += n
+        out.append(frag)
+    return out
