@@ -92,7 +92,8 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
     def empty(*names: str) -> Any:
         return bm.ColumnDataSource({n: [] for n in names})
 
-    cells = empty("x", "y", "t", "pt", "v", "tc", "la", "hp", "fs", "i", "k")
+    cells = empty("x", "y", "t", "pt", "v", "tc", "la", "fs", "i", "k")
+    unknown = empty("x", "y")
     nums = empty("x", "y", "t", "nc", "nf")
     flags = empty("x", "y")
     bands = empty("x", "y", "w", "lx", "t")
@@ -153,7 +154,20 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
             line_color=_RED,
             line_width=2.2,
             line_alpha="la",
-            hatch_pattern="hp",
+        ),
+    )
+    # Cells whose p was not given: hatched by a renderer of their own. A per-cell hatch_pattern
+    # column makes BokehJS build a pattern canvas per cell on every redraw (seconds per scroll).
+    plot.add_glyph(
+        unknown,
+        bm.Rect(
+            x="x",
+            y="y",
+            width=0.94,
+            height=0.92,
+            fill_color=None,
+            line_color=None,
+            hatch_pattern="/",
             hatch_color="#8a8a8a",
             hatch_alpha=0.7,
             hatch_scale=7,
@@ -259,6 +273,7 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
         plot=plot,
         data=data,
         cells=cells,
+        unknown=unknown,
         nums=nums,
         flags=flags,
         bands=bands,
@@ -311,6 +326,8 @@ def _wrap(div: str, trace: Trace, options: HeatmapOptions, uid: str) -> str:
     )
     overview = (
         f'<canvas class="tsh-overview" height="{lay.view_px}" role="scrollbar" '
+        f'aria-controls="{uid}" aria-orientation="vertical" aria-valuemin="0" '
+        f'aria-valuemax="100" aria-valuenow="0" style="height:{lay.view_px}px;margin-top:4px" '
         f'aria-label="Overview of the whole trace; click to jump"></canvas>'
         if lay.scrolls
         else ""

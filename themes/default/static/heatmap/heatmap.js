@@ -122,6 +122,7 @@
   }
 
   function Heatmap(m) {
+    if (window.performance && performance.mark) performance.mark("tsh-attach");
     var d = m.data.data;
     var col = function (k) { return plain(d[k][0]); };
     this.m = m;
@@ -156,6 +157,7 @@
     var self = this;
     requestAnimationFrame(function () {
       requestAnimationFrame(function () {
+        if (window.performance && performance.mark) performance.mark("tsh-ready");
         if (self.root) self.root.dataset.ready = "1";
       });
     });
@@ -328,7 +330,8 @@
     if (Math.abs(w - this.cellPx) > 0.5) { this.cellPx = w; this.shown.clear(); force = true; }
     if (!force && r0 === this.r0 && r1 === this.r1) { this.drawOverview(); return; }
     this.r0 = r0; this.r1 = r1;
-    var c = { x: [], y: [], t: [], pt: [], v: [], tc: [], la: [], hp: [], fs: [], i: [], k: [] };
+    var c = { x: [], y: [], t: [], pt: [], v: [], tc: [], la: [], fs: [], i: [], k: [] };
+    var unk = { x: [], y: [] };
     var nu = { x: [], y: [], t: [], nc: [], nf: [] };
     var fl = { x: [], y: [] };
     var self = this;
@@ -340,7 +343,7 @@
       c.pt.push(self.pText(p, i));
       c.v.push(v); c.tc.push(self.textColour(v));
       c.la.push(j < 0 ? 1 : 0);
-      c.hp.push(p === p ? " " : "/");
+      if (p !== p) { unk.x.push(x); unk.y.push(y); }
       c.fs.push(special ? "bold italic" : "normal");
       c.i.push(i); c.k.push(j < 0 ? -1 : j - self.off[i]);
     }
@@ -364,6 +367,7 @@
       }
     }
     this.m.cells.data = c;
+    this.m.unknown.data = unk;
     this.m.nums.data = nu;
     this.m.flags.data = fl;
     this.m.bands.data = this.bandRows(r0, r1);
@@ -422,8 +426,13 @@
   Heatmap.prototype.drawOverview = function () {
     var cv = this.root && this.root.querySelector(".tsh-overview");
     if (!cv || this.total <= this.view) return;
-    var dpr = window.devicePixelRatio || 1;
-    var W = cv.clientWidth || 44, Hc = cv.clientHeight || 300;
+    var dpr = window.devicePixelRatio || 1, f = this.frameBox();
+    // a canvas keeps its attribute aspect ratio unless both CSS sizes are set: match the frame
+    if (cv.style.height !== f.height + "px") {
+      cv.style.height = f.height + "px";
+      cv.style.marginTop = f.top + "px";
+    }
+    var W = cv.clientWidth || 44, Hc = f.height;
     if (cv.width !== Math.round(W * dpr) || cv.height !== Math.round(Hc * dpr)) {
       cv.width = Math.round(W * dpr); cv.height = Math.round(Hc * dpr); this.overviewImage = null;
     }
@@ -443,6 +452,8 @@
       ctx.fillStyle = "#1f6feb";
       ctx.fillRect(0, Math.floor(this.target / cfg.C) * cfg.block * scale - dpr, cv.width, 3 * dpr);
     }
+    var max = Math.max(1e-9, this.total - this.view);
+    cv.setAttribute("aria-valuenow", String(Math.round((100 * this.top()) / max)));
     var y = this.top() * scale, h = Math.max(4 * dpr, this.view * scale);
     ctx.fillStyle = "rgba(31,111,235,0.14)";
     ctx.fillRect(0, y, cv.width, h);
