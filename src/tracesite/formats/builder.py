@@ -18,7 +18,7 @@ from tracesite.model import SENTINEL_LOGPROB, Candidate, Position, Trace, TraceM
 
 def normalise_logprobs(values: list[float | None]) -> np.ndarray:
     """Vectorised :func:`tracesite.model.normalise_logprob`: NaN for unknown, tiny positives 0."""
-    arr = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    arr = np.array(values, dtype=np.float64)  # None becomes NaN
     if arr.size:
         with np.errstate(invalid="ignore"):
             arr[(arr <= SENTINEL_LOGPROB) & (arr != -math.inf)] = math.nan
@@ -110,15 +110,23 @@ class TraceBuilder:
         n = len(self.c_tok)
         a_pos = np.array(self.a_pos, dtype=np.int64)
         a_lp = normalise_logprobs(self.a_lp)
+        a_ids = np.array(self.a_ids, dtype=np.int64)
+        a_tok, a_bytes = tuple(self.a_tok), tuple(self.a_bytes)
         key = np.where(np.isnan(a_lp), math.inf, -a_lp)
-        # Two stable sorts: by probability, then by position; ties keep the provider's order.
-        order = np.argsort(key, kind="stable")
-        order = order[np.argsort(a_pos[order], kind="stable")]
+        # Most APIs list alternatives in order already: then nothing moves. Otherwise two stable
+        # sorts, by probability then by position; ties keep the provider's order.
+        same = a_pos[1:] == a_pos[:-1]
+        in_order = bool((a_pos[1:] >= a_pos[:-1]).all()) and not (same & (key[1:] < key[:-1])).any()
+        if not in_order:
+            order = np.argsort(key, kind="stable")
+            order = order[np.argsort(a_pos[order], kind="stable")]
+            picked = order.tolist()
+            a_tok = tuple(a_tok[j] for j in picked)
+            a_bytes = tuple(a_bytes[j] for j in picked)
+            a_ids, a_lp = a_ids[order], a_lp[order]
         counts = np.bincount(a_pos, minlength=n) if len(a_pos) else np.zeros(n, dtype=np.int64)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        idx = order.tolist()
-        a_tok, a_bytes = self.a_tok, self.a_bytes
         return Trace(
             tokens=tuple(self.c_tok),
             token_bytes=tuple(self.c_bytes),
@@ -126,9 +134,9 @@ class TraceBuilder:
             logprobs=normalise_logprobs(self.c_lp),
             special=np.array(self.c_special, dtype=np.bool_),
             alt_offsets=offsets,
-            alt_tokens=tuple(a_tok[j] for j in idx),
-            alt_bytes=tuple(a_bytes[j] for j in idx),
-            alt_ids=np.array(self.a_ids, dtype=np.int64)[order],
-            alt_logprobs=a_lp[order],
+            alt_tokens=a_tok,
+            alt_bytes=a_bytes,
+            alt_ids=a_ids,
+            alt_logprobs=a_lp,
             meta=meta,
         )
