@@ -50,6 +50,21 @@ def script_scheme(url: str, attr: str) -> str | None:
     return None
 
 
+def neutralise_script_links(html_text: str) -> tuple[str, list[str]]:
+    """Note HTML with every script URL in an ``href``/``src`` replaced by ``#``, and the schemes
+    removed (for warnings). For renderers that show a note without :class:`EmbedRenderer`."""
+    removed: list[str] = []
+
+    def fix(m: re.Match[str]) -> str:
+        scheme = script_scheme(m.group(2), m.group(1))
+        if scheme is None:
+            return m.group(0)
+        removed.append(scheme)
+        return f'{m.group(1)}="#"'
+
+    return _LINK.sub(fix, html_text), removed
+
+
 class EmbedRenderer:
     """Renders embeds for notes; traces read once per build, Bokeh imported only if used."""
 

@@ -191,6 +191,12 @@ def _key_line(raw: str, key: str) -> str:
     return "1"
 
 
+def _shown(value: Any) -> str:
+    """A front-matter value as page text. NUL (``"\\0"`` in YAML) becomes U+FFFD, as an HTML
+    parser would make it in an attribute; in element text it would vanish without a trace."""
+    return str(value).replace("\x00", "\ufffd")
+
+
 def _validate(
     data: dict[str, Any], path: Path, raw: str = ""
 ) -> tuple[dict[str, Any], list[NoteError]]:
@@ -219,7 +225,7 @@ def _validate(
                 continue
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise bad
-            clean[key] = str(value)
+            clean[key] = _shown(value)
         elif key in ("date", "created"):
             d = _date(value)
             if d is None:
@@ -234,7 +240,7 @@ def _validate(
                 value = [t.strip() for t in value.split(",") if t.strip()]
             if not isinstance(value, list) or not all(isinstance(t, str | int) for t in value):
                 raise bad
-            clean[key] = tuple(dict.fromkeys(str(t).strip() for t in value if str(t).strip()))
+            clean[key] = tuple(dict.fromkeys(_shown(t).strip() for t in value if str(t).strip()))
         elif key == "highlight":
             clean[key] = _highlights(value, bad)
     return clean, warnings
@@ -252,7 +258,7 @@ def _highlights(value: Any, bad: NoteError) -> tuple[Highlight, ...]:
         start, end = item.get("from"), item.get("to", item.get("from"))
         if not isinstance(start, int) or not isinstance(end, int) or start < 1 or end < start:
             raise bad
-        out.append(Highlight(start=start, end=end, label=str(item.get("label", "") or "")))
+        out.append(Highlight(start=start, end=end, label=_shown(item.get("label", "") or "")))
     return tuple(out)
 
 
