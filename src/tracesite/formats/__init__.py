@@ -19,9 +19,12 @@ __all__ = ["FORMAT_NAMES", "load", "read_bytes", "save_native", "traces_from_obj
 
 def load(path: str | Path) -> list[Trace]:
     """Read every trace in one file (any supported format)."""
-    p = Path(path)
+    # The bytes are only referenced by read_bytes' argument, so it can free them once decoded.
+    return read_bytes(_file_bytes(path), str(path))
+
+
+def _file_bytes(path: str | Path) -> bytes:
     try:
-        data = p.read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise TraceReadError(f"cannot read file: {exc.strerror or exc}", path=str(path)) from None
-    return read_bytes(data, str(path))

@@ -290,9 +290,11 @@ def read_bytes(data: bytes, source: str) -> list[Trace]:
         if data.startswith(npz.MAGIC):
             return _numbered(npz.read_npz(data, source), source)
         text = decode(data)
+        del data  # hold only what is needed: a big file's bytes and text are freed once parsed
         if not text.strip():
             raise TraceReadError("empty file: no trace data")
         parsed = parse_text(text)
+        del text
         if parsed.events is None:
             traces = read_document(parsed.document, source)
         else:
