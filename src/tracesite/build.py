@@ -7,6 +7,7 @@ summaries. Pages are then written from the cache; the index, search index and si
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -52,7 +53,13 @@ from tracesite.siteindex import (
     tag_url,
 )
 from tracesite.staticfiles import copy_static
-from tracesite.tracejob import FileResult, load_fragments, process_file, process_file_args
+from tracesite.tracejob import (
+    FileResult,
+    load_fragments,
+    lookup,
+    process_file,
+    process_file_args,
+)
 from tracesite.writer import SiteWriter, check_output_dir, clean_output
 
 CACHE_DIR = ".tracesite-cache"
@@ -115,7 +122,9 @@ class Progress:
             self.next_line = time.monotonic() + 2.0
 
 
-def build_project(project: Path, options: BuildOptions | None = None) -> BuildResult:
+def build_project(
+    project: Path, options: BuildOptions | None = None, memo: BuildMemo | None = None
+) -> BuildResult:
     """Build the site of ``project``. Content errors are collected in the result (never raised);
     configuration and output-folder problems raise :class:`TracesiteError`."""
     opts = options or BuildOptions()
@@ -130,7 +139,7 @@ def build_project(project: Path, options: BuildOptions | None = None) -> BuildRe
     output.mkdir(parents=True, exist_ok=True)
     result = BuildResult(output=output)
     content = discover(config.build.content_dir)
-    notes = _read_notes(content, config, result)
+    notes = _read_notes(content, config, result, memo if memo is not None else BuildMemo())
     entries = _process_traces(content, notes, config, opts, result)
     _write_site(config, content, notes, entries, output, opts, result)
     result.seconds = time.perf_counter() - started
@@ -157,13 +166,34 @@ def _report(result: BuildResult, project: Path) -> None:
     )
 
 
-def _read_notes(content: Content, config: Config, result: BuildResult) -> dict[Path, Note]:
+@dataclass
+class BuildMemo:
+    """What one build can hand the next in the same process (the dev server keeps one).
+
+    Parsed notes, keyed by path and bytes: a note edit re-parses that note only.
+    """
+
+    notes: dict[tuple[Path, str], Note] = field(default_factory=dict)
+
+
+def _read_notes(
+    content: Content, config: Config, result: BuildResult, memo: BuildMemo
+) -> dict[Path, Note]:
     notes: dict[Path, Note] = {}
+    kept: dict[tuple[Path, str], Note] = {}
     paths = [t.note for t in content.traces if t.note is not None] + [p for p, _ in content.pages]
     for path in paths:
         rel = path.relative_to(config.build.content_dir).as_posix()
         try:
-            note = read_note(path)
+            digest = hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+        except OSError:
+            digest = ""
+        try:
+            note = memo.notes.get((path, digest)) if digest else None
+            if note is None:
+                note = read_note(path)
+            if digest:
+                kept[(path, digest)] = note
         except NoteError as exc:
             exc.path = _display(config, path) if exc.path == str(path) else exc.path
             result.errors.append(exc)
@@ -172,6 +202,7 @@ def _read_notes(content: Content, config: Config, result: BuildResult) -> dict[P
             w.path = _display(config, path)
         result.warnings.extend(note.warnings)
         notes[path] = replace(note, path=Path(rel))
+    memo.notes = kept
     return notes
 
 
@@ -219,9 +250,17 @@ def _process_traces(
         hm = config.heatmap if note is None else replace(config.heatmap, highlights=note.highlights)
         sources.append(src)
         tasks.append((src.path, _display(config, src.path), hm, cache_dir))
-    progress = Progress(len(tasks), opts.quiet)
+    # Cache hits are answered here (a read, a hash, one line of the entry); only the misses go
+    # to worker processes, so an unchanged gallery never pays for starting a pool.
+    results: list[FileResult | None] = [lookup(*t) for t in tasks]
+    misses = [i for i, r in enumerate(results) if r is None]
+    progress = Progress(len(misses), opts.quiet)
+    rendered = _run([tasks[i] for i in misses], _jobs(opts, len(misses)), progress)
+    for i, res in zip(misses, rendered, strict=True):
+        results[i] = res
     entries: list[TraceEntry] = []
-    for src, res in zip(sources, _run(tasks, _jobs(opts, len(tasks)), progress), strict=True):
+    for src, maybe in zip(sources, results, strict=True):
+        res = maybe if maybe is not None else FileResult(src.rel, "", [])
         if res.error is not None:
             result.errors.append(res.error)
             continue
@@ -231,6 +270,61 @@ def _process_traces(
             entries.append(TraceEntry(src, s, res.key, note, make_card(src, s, note)))
     result.n_traces = len(entries)
     return entries
+
+
+class PageEmitter:
+    """Renders pages and writes them; template failures become errors against the source."""
+
+    def __init__(self, renderer: Renderer, writer: SiteWriter, result: BuildResult) -> None:
+        self.renderer, self.writer, self.result = renderer, writer, result
+        self.pages: list[str] = []
+
+    def unchanged(self, url: str, key: str, source: str) -> bool:
+        """True when the page at ``url`` was built from the same inputs and is kept as is."""
+        try:
+            kept = self.writer.unchanged(url, key, source)
+        except BuildError as exc:
+            self.result.errors.append(exc)
+            return True
+        if kept:
+            self.pages.append(url)
+        return kept
+
+    def emit(self, page: BasePage, source: str, key: str = "") -> None:
+        try:
+            html = self.renderer.render(page)
+        except TracesiteError as exc:
+            self.result.errors.append(exc)
+            return
+        except Exception as exc:  # a template bug: report it against the template, keep going
+            self.result.errors.append(
+                BuildError(f"template error: {type(exc).__name__}: {exc}", path=source)
+            )
+            return
+        try:
+            self.writer.write(page.url, html, source=source, key=key)
+        except BuildError as exc:
+            self.result.errors.append(exc)
+            return
+        self.pages.append(page.url)
+
+
+def _key(*parts: object) -> str:
+    h = hashlib.sha1(usedforsecurity=False)
+    for part in parts:
+        h.update(repr(part).encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _theme_fingerprint(config: Config, site: SiteContext) -> str:
+    """Changes when the templates, the site context or the heatmap options change."""
+    parts: list[object] = [__version__, site, config.heatmap, config.site]
+    for folder in config.build.theme_dirs:
+        for f in sorted((folder / "templates").rglob("*")):
+            if f.is_file():
+                parts.append((f.as_posix(), f.read_bytes()))
+    return _key(*parts)
 
 
 def _write_site(
@@ -253,29 +347,12 @@ def _write_site(
         heatmap_css=assets.heatmap_css,
         heatmap_js=assets.heatmap_js,
     )
-    renderer = Renderer(config, site)
-    pages: list[str] = []
-
-    def emit(page: BasePage, source: str) -> None:
-        try:
-            html = renderer.render(page)
-        except TracesiteError as exc:
-            result.errors.append(exc)
-            return
-        except Exception as exc:  # a template bug: report it against the template, keep going
-            result.errors.append(
-                BuildError(f"template error: {type(exc).__name__}: {exc}", path=source)
-            )
-            return
-        try:
-            writer.write(page.url, html, source=source)
-        except BuildError as exc:
-            result.errors.append(exc)
-            return
-        pages.append(page.url)
-
-    embedder = EmbedRenderer(config, result, _source_urls(config, content, entries))
-    _write_trace_pages(config, entries, emit, embedder)
+    out = PageEmitter(Renderer(config, site), writer, result)
+    emit = out.emit
+    theme_key = _theme_fingerprint(config, site)
+    urls = _source_urls(config, content, entries)
+    embedder = EmbedRenderer(config, result, urls)
+    _write_trace_pages(config, entries, out, embedder, _key(theme_key, sorted(urls.items())))
     _write_standalone(config, content, notes, emit, embedder, opts)
     by_tag = tag_counts(entries)
     for tag, cards in by_tag.items():
@@ -328,10 +405,10 @@ def _write_site(
     if config.site.absolute:
         writer.write(
             "sitemap.xml",
-            sitemap_xml(config.site.base_url, [url_path(u) for u in pages if u != "404.html"]),
+            sitemap_xml(config.site.base_url, [url_path(u) for u in out.pages if u != "404.html"]),
         )
     writer.finish()
-    result.n_pages = len(pages)
+    result.n_pages = len(out.pages)
     result.changed = list(writer.changed)
 
 
@@ -359,12 +436,30 @@ def _has_embeds(notes: dict[Path, Note]) -> bool:
 
 
 def _write_trace_pages(
-    config: Config, entries: list[TraceEntry], emit: Emit, embedder: EmbedRenderer
+    config: Config,
+    entries: list[TraceEntry],
+    out: PageEmitter,
+    embedder: EmbedRenderer,
+    links_key: str,
 ) -> None:
     cache_dir = config.project / CACHE_DIR
     fragments: list[dict[str, str]] = []
     loaded_key = ""
     for i, e in enumerate(entries):
+        prev_e = entries[i - 1] if i > 0 else None
+        next_e = entries[i + 1] if i + 1 < len(entries) else None
+        # Everything the page is made from; embeds depend on other files, so never skipped.
+        key = _key(
+            links_key,
+            e.cache_key,
+            e.summary.index,
+            e.card,
+            e.note,
+            prev_e.card if prev_e else None,
+            next_e.card if next_e else None,
+        )
+        if not (e.note and e.note.embeds) and out.unchanged(e.card.url, key, e.source.rel):
+            continue
         if e.cache_key != loaded_key:
             fragments, loaded_key = load_fragments(cache_dir, e.cache_key), e.cache_key
         frag = fragments[e.summary.index]
@@ -378,9 +473,7 @@ def _write_trace_pages(
             for p in e.summary.low_confidence
         ]
         note_html = embedder.fill(e.note, url) if e.note else Markup("")
-        prev_e = entries[i - 1] if i > 0 else None
-        next_e = entries[i + 1] if i + 1 < len(entries) else None
-        emit(
+        out.emit(
             TracePage(
                 title=e.card.title,
                 root=root_for(url),
@@ -401,6 +494,7 @@ def _write_trace_pages(
                 index_in_file=e.summary.index,
             ),
             e.source.rel,
+            key,
         )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from tracesite.build import build_project
+from tracesite.build import BuildMemo, BuildOptions, BuildResult, build_project
 from tracesite.config import load_config
 from tracesite.errors import TracesiteError
 from tracesite.livereload import LiveReloadHub
@@ -47,7 +47,7 @@ class DevServer:
         host: str = "127.0.0.1",
         port: int = 8000,
         poll: bool = False,
-        build: BuildFn = build_project,
+        build: BuildFn | None = None,
         load_config: ConfigFn = load_config,
         log: Callable[[str], None] = _stderr,
         quiet: float = 0.1,
@@ -64,6 +64,12 @@ class DevServer:
         self.hub = hub or LiveReloadHub()
         self._load_config = load_config
         self._tmp_parent = tmp_parent
+        if build is None:
+            memo = BuildMemo()  # parsed notes carried from one rebuild to the next
+
+            def build(project: Path, options: BuildOptions) -> BuildResult:
+                return build_project(project, options, memo)
+
         self._build = build
         self._quiet = quiet
         self._max_wait = max_wait

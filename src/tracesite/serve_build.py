@@ -23,26 +23,10 @@ from tracesite.serve_watch import WatchPlan
 BuildFn = Callable[[Path, BuildOptions], BuildResult]
 ConfigFn = Callable[[Path], Config]
 CACHE_DIR = ".tracesite-cache"
-SMALL_CHANGE = 8  # at most this many changed content files are rebuilt in one process
 
 
 def _errors_of(exc: TracesiteError) -> list[TracesiteError]:
     return list(exc.errors) if isinstance(exc, ErrorCollection) else [exc]
-
-
-def _jobs_for(changed: list[Path], config: Config) -> int | None:
-    """Worker processes for a rebuild: one when only a few content files changed.
-
-    The build sizes its process pool by the number of trace files, cached or not, and starting
-    a pool (each worker imports tracesite) costs seconds on two cores: 2.3-5 s against
-    0.8-1.2 s in one process for a note edit in a 200-trace gallery (bench/bench_serve.py).
-    Here we know what changed; a change to the config or the theme can re-render everything,
-    so the build decides then (None), as it does for the first build.
-    """
-    if not changed or len(set(changed)) > SMALL_CHANGE:
-        return None
-    content = config.build.content_dir
-    return 1 if all(p.is_relative_to(content) for p in changed) else None
 
 
 class Rebuilder:
@@ -156,10 +140,9 @@ class Rebuilder:
             config = self.load_config(self.project)
             self.on_plan(self._plan(config))
             folder = self.store.prepare()
-            jobs = _jobs_for(changed, config)
-            result = self.build(
-                self.project, BuildOptions(output=folder, quiet=True, dev=True, jobs=jobs)
-            )
+            # The build answers cache hits itself and starts worker processes only for files
+            # it must render, so a note edit is built in this process.
+            result = self.build(self.project, BuildOptions(output=folder, quiet=True, dev=True))
             errors = list(result.errors)
         except TracesiteError as exc:
             errors = _errors_of(exc)

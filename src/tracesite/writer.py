@@ -59,15 +59,38 @@ class SiteWriter:
         self.written: dict[str, str] = {}  # site path -> sha1 of content
         self.sources: dict[str, str] = {}  # site path -> what produced it (for collision errors)
         self.changed: list[str] = []
-        self.previous = self._read_marker()
+        self.keys: dict[str, str] = {}  # site path -> key of the inputs it was rendered from
+        self.previous, self.previous_keys = self._read_marker()
 
-    def _read_marker(self) -> dict[str, str]:
+    def _read_marker(self) -> tuple[dict[str, str], dict[str, str]]:
         try:
             data = json.loads((self.root / MARKER).read_text(encoding="utf-8"))
-            files = data.get("files", {})
-            return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
         except (OSError, ValueError):
-            return {}
+            return {}, {}
+        out = []
+        for name in ("files", "keys"):
+            table = data.get(name, {}) if isinstance(data, dict) else {}
+            out.append(
+                {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+            )
+        return out[0], out[1]
+
+    def unchanged(self, rel: str, key: str, source: str = "") -> bool:
+        """True (and the file kept) when ``rel`` was last rendered from inputs with this key.
+
+        Lets a rebuild skip rendering pages whose inputs did not change (the key covers them
+        all: cached heatmap, note, neighbours, config, theme). The caller renders otherwise and
+        passes ``key`` to :meth:`write`.
+        """
+        if self.previous_keys.get(rel) != key or rel not in self.previous:
+            return False
+        if not (self.root / rel).is_file():
+            return False
+        if source:
+            self.claim(rel, source)
+        self.written[rel] = self.previous[rel]
+        self.keys[rel] = key
+        return True
 
     def claim(self, rel: str, source: str) -> None:
         """Reserve a site path for a source; two sources for one URL is an error naming both."""
@@ -76,10 +99,12 @@ class SiteWriter:
             raise BuildError(f"{source} and {other} both write {rel}", path=source)
         self.sources[rel] = source
 
-    def write(self, rel: str, data: str | bytes, source: str = "") -> None:
+    def write(self, rel: str, data: str | bytes, source: str = "", key: str = "") -> None:
         """Write ``rel`` (a site path with / separators) atomically, skipping unchanged files."""
         if source:
             self.claim(rel, source)
+        if key:
+            self.keys[rel] = key
         raw = data.encode("utf-8") if isinstance(data, str) else data
         digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
         self.written[rel] = digest
@@ -102,7 +127,11 @@ class SiteWriter:
                 target.unlink()
                 removed.append(rel)
                 _prune_empty_dirs(target.parent, self.root)
-        marker = {"generator": "tracesite", "files": dict(sorted(self.written.items()))}
+        marker = {
+            "generator": "tracesite",
+            "files": dict(sorted(self.written.items())),
+            "keys": dict(sorted(self.keys.items())),
+        }
         atomic_write(self.root / MARKER, json.dumps(marker, indent=0).encode("utf-8"))
         return removed
 

@@ -1,0 +1,86 @@
+"""Rebuilds render only what changed: pages whose inputs are the same are kept as they are."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from conftest import native_trace
+
+from tracesite import pages
+from tracesite.build import BuildOptions, build_project
+
+
+@pytest.fixture
+def rendered(monkeypatch):
+    """Counts the pages rendered, by URL."""
+    counts: Counter[str] = Counter()
+    original = pages.Renderer.render
+
+    def counting(self, page):  # type: ignore[no-untyped-def]
+        counts[page.url] += 1
+        return original(self, page)
+
+    monkeypatch.setattr(pages.Renderer, "render", counting)
+    return counts
+
+
+def test_no_change_rebuild_renders_no_trace_page(make_project, rendered):
+    files = {f"content/t{i}.json": native_trace(20, seed=i) for i in range(5)}
+    files["content/t2.md"] = "---\ntitle: Two\n---\nFirst version of the note.\n"
+    proj = make_project(files)
+    first = build_project(proj, BuildOptions(quiet=True, jobs=1))
+    assert first.ok and first.n_traces == 5
+    assert sum(1 for u in rendered if u.startswith("traces/")) == 5
+    rendered.clear()
+    again = build_project(proj, BuildOptions(quiet=True, jobs=1))
+    assert again.ok and again.rendered == 0
+    assert not [u for u in rendered if u.startswith("traces/")]
+    assert again.changed == []  # nothing rewritten on disk either
+    assert (proj / "site/traces/t3/index.html").is_file()
+
+
+def test_editing_a_note_rerenders_only_its_page(make_project, rendered):
+    files = {f"content/t{i}.json": native_trace(20, seed=i) for i in range(5)}
+    files["content/t2.md"] = "---\ntitle: Two\n---\nFirst version of the note.\n"
+    proj = make_project(files)
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
+    rendered.clear()
+    (proj / "content/t2.md").write_text("---\ntitle: Two\n---\nSecond version.\n")
+    result = build_project(proj, BuildOptions(quiet=True, jobs=1))
+    assert result.ok
+    assert [u for u in rendered if u.startswith("traces/")] == ["traces/t2/index.html"]
+    assert "Second version." in (proj / "site/traces/t2/index.html").read_text()
+
+
+def test_a_new_title_rerenders_the_neighbours_links(make_project, rendered):
+    files = {f"content/t{i}.json": native_trace(20, seed=i) for i in range(5)}
+    files["content/t2.md"] = "---\ntitle: Two\n---\n"
+    proj = make_project(files)
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
+    rendered.clear()
+    (proj / "content/t2.md").write_text("---\ntitle: Renamed\n---\n")
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
+    traces = sorted(u for u in rendered if u.startswith("traces/"))
+    assert traces == ["traces/t1/index.html", "traces/t2/index.html", "traces/t3/index.html"]
+    assert "Renamed" in (proj / "site/traces/t1/index.html").read_text()  # its "next" link
+
+
+def test_a_theme_change_rerenders_every_page(make_project, rendered):
+    proj = make_project({f"content/t{i}.json": native_trace(10, seed=i) for i in range(3)})
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
+    rendered.clear()
+    tpl = proj / "themes/default/templates/trace.html"
+    tpl.parent.mkdir(parents=True)
+    tpl.write_text('{% extends "default:trace.html" %}{% block title %}CUSTOM{% endblock %}')
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
+    assert sum(1 for u in rendered if u.startswith("traces/")) == 3
+    assert "<title>CUSTOM</title>" in (proj / "site/traces/t0/index.html").read_text()
+
+
+def test_a_kept_page_survives_a_deleted_file_on_disk(make_project):
+    proj = make_project({"content/a.json": native_trace(10)})
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
+    (proj / "site/traces/a/index.html").unlink()  # someone removed it by hand
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
+    assert (proj / "site/traces/a/index.html").is_file()
