@@ -115,6 +115,9 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
         border_fill_color=None,
         toolbar_location=None,
     )
+    # All text is drawn by LabelSet annotations, not Text glyphs: BokehJS measures every label of
+    # a Text glyph six times on each data change (once per selection/hover/... variant), which
+    # made a scroll step cost ~400 ms; a LabelSet draws its labels once per paint.
     mapper = bm.LinearColorMapper(
         palette=["#f7fcf5", "#00441b"], low=0, high=1, nan_color="#e4e4e4"
     )
@@ -125,14 +128,13 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
             y="y",
             width="w",
             height=0.34,
-            fill_color="#f5a623",
-            fill_alpha=0.55,
+            fill_color="#f7c873",  # opaque: its label stays readable on dark pages too
             line_color=None,
         ),
     )
-    plot.add_glyph(
-        bands,
-        bm.Text(
+    plot.add_layout(
+        bm.LabelSet(
+            source=bands,
             x="lx",
             y="y",
             text="t",
@@ -141,7 +143,7 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
             text_font_size="10px",
             text_font=font,
             text_color="#5c3b00",
-        ),
+        )
     )
     cell_renderer = plot.add_glyph(
         cells,
@@ -173,12 +175,12 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
             hatch_scale=7,
         ),
     )
-    plot.add_glyph(
-        cells,
-        bm.Text(
+    plot.add_layout(
+        bm.LabelSet(
+            source=cells,
             x="x",
             y="y",
-            y_offset=-6,
+            y_offset=6,
             text="t",
             text_align="center",
             text_baseline="middle",
@@ -186,14 +188,14 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
             text_font=font,
             text_color="tc",
             text_font_style="fs",
-        ),
+        )
     )
-    plot.add_glyph(
-        cells,
-        bm.Text(
+    plot.add_layout(
+        bm.LabelSet(
+            source=cells,
             x="x",
             y="y",
-            y_offset=8,
+            y_offset=-8,
             text="pt",
             text_align="center",
             text_baseline="middle",
@@ -201,11 +203,11 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
             text_font=font,
             text_color="tc",
             text_alpha=0.9,
-        ),
+        )
     )
-    plot.add_glyph(
-        nums,
-        bm.Text(
+    plot.add_layout(
+        bm.LabelSet(
+            source=nums,
             x="x",
             y="y",
             text="t",
@@ -215,7 +217,7 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
             text_font=font,
             text_color="nc",
             text_font_style="nf",
-        ),
+        )
     )
     plot.add_glyph(
         flags,
@@ -349,6 +351,7 @@ _FRAME_SENTINEL = UNIT_PX * 333331
 _FRAME_RE = re.compile(r'"frame_height":9999930\b')
 _START_RE = re.compile(r'"start":333331(?:\.0)?\b')
 _ID_RE = re.compile(r'"(p\d+)"')
+_WAIT_FOR_DOM = '  if (document.readyState != "loading") fn();\n'
 
 
 def _placeholder(name: str) -> str:
@@ -388,6 +391,15 @@ def _template(columns: int, mode: str) -> _Template:
     elementid = re.search(r'<div id="([^"]+)"', div)
     if not (docid and elementid and _FRAME_RE.search(script) and _START_RE.search(script)):
         raise RuntimeError("unexpected bokeh.embed.components() output; cannot build the template")
+    # Bokeh's script waits for DOMContentLoaded, i.e. for the whole page to be parsed (50,000
+    # text-view spans take ~0.5 s); our div always comes before the script, so start at once
+    # when it is there and only otherwise wait.
+    if script.count(_WAIT_FOR_DOM) != 1:
+        raise RuntimeError("unexpected bokeh.embed.components() script; cannot build the template")
+    present = f'document.getElementById("{elementid.group(1)}")'
+    script = script.replace(
+        _WAIT_FOR_DOM, f'  if (document.readyState != "loading" || {present}) fn();\n'
+    )
     out = []
     for text in (script, div):
         text = text.replace(docid.group(1), "@@tsh:docid@@")

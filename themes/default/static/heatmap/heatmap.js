@@ -36,7 +36,7 @@
   var byModel = new Map(); // range / hover tool id -> Heatmap
   var instances = [];
   var decoder = new TextDecoder("utf-8");
-  var measureCtx = null;
+  var measureCtx = null, measureFont = "";
 
   function hex2(n) { return (n < 16 ? "0" : "") + n.toString(16); }
   function parseHex(c) { return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)]; }
@@ -91,6 +91,8 @@
     }
     return out + '"';
   }
+
+  function grouped(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
 
   function fixed(x, d) { return (Math.round(x * Math.pow(10, d)) / Math.pow(10, d)).toFixed(d); }
 
@@ -179,16 +181,23 @@
     for (var i = 0; i < n; i++) off[i + 1] = off[i] + this.nalt[i];
     this.off = off;
     var p = new Float64Array(n), ap = new Float64Array(this.alp.length);
+    for (i = 0; i < n; i++) p[i] = Math.exp(this.lp[i]);
     for (var j = 0; j < ap.length; j++) ap[j] = Math.exp(this.alp[j]);
-    var H = new Float64Array(n), rest = new Float64Array(n);
-    var maxH = 0, maxS = 0;
-    for (i = 0; i < n; i++) {
-      p[i] = Math.exp(this.lp[i]);
+    this.p = p; this.ap = ap;
+    this.statsCache = null;
+  };
+
+  /** Entropy (lower bound) and rest-of-vocabulary mass per position, as the model computes
+   *  them (tracesite.model.PositionStats); computed on first need, not at load. */
+  Heatmap.prototype.stats = function () {
+    if (this.statsCache) return this.statsCache;
+    var n = this.n, off = this.off, p = this.p, ap = this.ap;
+    var H = new Float64Array(n), rest = new Float64Array(n), maxH = 0, maxS = 0;
+    for (var i = 0; i < n; i++) {
       var listed = 0, h = 0;
-      for (j = off[i]; j < off[i + 1]; j++) {
+      for (var j = off[i]; j < off[i + 1]; j++) {
         var q = ap[j];
-        if (q > 0) { listed += q; h -= q * Math.log2(q); }
-        if (q > 0 && -Math.log2(q) > maxS) maxS = -Math.log2(q);
+        if (q > 0) { var l = Math.log2(q); listed += q; h -= q * l; if (-l > maxS) maxS = -l; }
       }
       // the chosen token joins the distribution when it is not among the listed alternatives
       if (this.ci[i] < 0 && isFinite(this.lp[i]) && p[i] > 0) { listed += p[i]; h -= p[i] * Math.log2(p[i]); }
@@ -198,12 +207,17 @@
       if (h > maxH) maxH = h;
       if (p[i] > 0 && -Math.log2(p[i]) > maxS) maxS = -Math.log2(p[i]);
     }
-    this.p = p; this.ap = ap; this.H = H; this.rest = rest;
-    this.range = {
-      probability: [0, 1],
+    this.statsCache = {
+      H: H, rest: rest,
       entropy: [0, Math.max(1, Math.ceil(maxH * 2) / 2)],
       surprisal: [0, Math.min(24, Math.max(1, Math.ceil(maxS)))]
     };
+    return this.statsCache;
+  };
+
+  /** The colour scale's [low, high] of a mode. */
+  Heatmap.prototype.rangeOf = function (mode) {
+    return mode === "probability" ? [0, 1] : this.stats()[mode];
   };
 
   Heatmap.prototype.str = function (e) {
@@ -231,7 +245,8 @@
     var full = visible(this.str(e));
     var maxW = Math.max(12, this.cellPx * 0.94 - 6);
     if (!measureCtx) measureCtx = document.createElement("canvas").getContext("2d");
-    measureCtx.font = (special ? "italic bold " : "") + "12px " + FONT;
+    var font = (special ? "italic bold " : "") + "12px " + FONT;
+    if (measureFont !== font) { measureCtx.font = font; measureFont = font; } // parsing is slow
     s = full;
     if (measureCtx.measureText(full).width > maxW) {
       var chars = Array.from(full), lo = 0, hi = chars.length;
@@ -261,13 +276,13 @@
   Heatmap.prototype.value = function (i, j) {
     var p = j < 0 ? this.p[i] : this.ap[j];
     if (this.mode === "probability") return p;
-    if (this.mode === "surprisal") return p === p ? Math.min(this.range.surprisal[1], -Math.log2(p)) : NaN;
-    return j < 0 ? this.H[i] : NaN;
+    if (this.mode === "surprisal") return p === p ? Math.min(this.rangeOf("surprisal")[1], -Math.log2(p)) : NaN;
+    return j < 0 ? this.stats().H[i] : NaN;
   };
 
   Heatmap.prototype.textColour = function (v) {
     if (v !== v) return "#333333";
-    var r = this.range[this.mode];
+    var r = this.rangeOf(this.mode);
     return (v - r[0]) / (r[1] - r[0]) > 0.55 ? "#ffffff" : "#1a1a1a";
   };
 
@@ -402,17 +417,21 @@
     if (!out || this.total <= this.view) return;
     var first = this.cfg.off + Math.min(this.n, Math.floor(this.top() / this.cfg.block) * this.cfg.C) + 1;
     var last = this.cfg.off + Math.min(this.n, Math.ceil((this.top() + this.view) / this.cfg.block) * this.cfg.C);
-    out.textContent = "positions " + first.toLocaleString() + "\u2013" + last.toLocaleString() + " of " + (this.cfg.off + this.n).toLocaleString();
+    var text = "positions " + grouped(first) + "\u2013" + grouped(last) + " of " + grouped(this.cfg.off + this.n);
+    if (out.textContent !== text) out.textContent = text;
   };
 
   Heatmap.prototype.setMode = function (mode) {
     if (!ANCHORS[mode]) return;
     this.mode = mode;
-    var r = this.range[mode], m = this.m;
+    var r = this.rangeOf(mode), m = this.m;
     m.mapper.setv({ palette: PALETTES[mode], low: r[0], high: r[1] });
-    m.bar.title = TITLES[mode];
-    m.bar.ticker.ticks = mode === "probability" ? [0, 0.2, 0.4, 0.6, 0.8, 1] : niceTicks(r[1]);
-    m.bar.formatter.format = mode === "surprisal" && r[1] >= 5 ? "%d" : "%.1f";
+    // only what changed: a colour-bar change makes BokehJS lay the whole plot out again
+    var ticks = mode === "probability" ? [0, 0.2, 0.4, 0.6, 0.8, 1] : niceTicks(r[1]);
+    var format = mode === "surprisal" && r[1] >= 5 ? "%d" : "%.1f";
+    if (m.bar.title !== TITLES[mode]) m.bar.title = TITLES[mode];
+    if (String(Array.from(m.bar.ticker.ticks)) !== String(ticks)) m.bar.ticker.ticks = ticks;
+    if (m.bar.formatter.format !== format) m.bar.formatter.format = format;
     if (this.root) {
       this.root.dataset.mode = mode;
       var sel = this.root.querySelector(".tsh-mode");
@@ -468,7 +487,7 @@
     var img = document.createElement("canvas");
     img.width = C; img.height = h;
     var ctx = img.getContext("2d"), data = ctx.createImageData(C, h);
-    var pal = PALETTE_RGB[this.mode], r = this.range[this.mode], span = r[1] - r[0];
+    var pal = PALETTE_RGB[this.mode], r = this.rangeOf(this.mode), span = r[1] - r[0];
     var worst = this.mode === "probability" ? Math.min : Math.max;
     for (var py = 0; py < h; py++) {
       var ra = Math.floor((py * rows) / h), rb = Math.max(ra + 1, Math.floor(((py + 1) * rows) / h));
@@ -555,10 +574,16 @@
       this.root.dataset.target = String(i + 1 + this.cfg.off);
       if (scrollPage !== false || window.scrollY === 0) this.root.scrollIntoView({ block: "nearest" });
     }
-    var old = document.querySelectorAll(".tsv .tsv-target");
-    for (var k = 0; k < old.length; k++) old[k].classList.remove("tsv-target");
-    var span = document.getElementById("tok-" + (i + 1 + this.cfg.off));
-    if (span) span.classList.add("tsv-target");
+    var id = "tok-" + (i + 1 + this.cfg.off);
+    var markText = function () {
+      var old = document.querySelectorAll(".tsv .tsv-target");
+      for (var k = 0; k < old.length; k++) old[k].classList.remove("tsv-target");
+      var span = document.getElementById(id);
+      if (span) span.classList.add("tsv-target");
+    };
+    // the heatmap may be drawn before the text view below it is parsed
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", markText, { once: true });
+    else markText();
   };
 
   // ---------------------------------------------------------------- tooltip
@@ -642,8 +667,9 @@
     table.append(body);
     frag.append(table);
     var foot = el("dl", "tsh-tip-stats tsh-tip-foot");
-    foot.append(el("dt", null, "rest of vocabulary"), el("dd", null, fixed(this.rest[i], 4)));
-    foot.append(el("dt", null, "entropy"), el("dd", null, "\u2265 " + fixed(this.H[i], 3) + " bits (lower bound)"));
+    var st = this.stats();
+    foot.append(el("dt", null, "rest of vocabulary"), el("dd", null, fixed(st.rest[i], 4)));
+    foot.append(el("dt", null, "entropy"), el("dd", null, "\u2265 " + fixed(st.H[i], 3) + " bits (lower bound)"));
     frag.append(foot);
     return frag;
   };
