@@ -141,7 +141,12 @@ def test_unknown_json_names_the_formats_it_expected() -> None:
 def test_not_utf8_empty_and_deeply_nested_files() -> None:
     assert error_of(b'{"a": "\xff"}') == "run3.json: line 1: not UTF-8 text: byte 0xff at offset 7"
     assert error_of(b"  \n") == "run3.json: empty file: no trace data"
-    assert "nested too deeply" in error_of("[" * 100_000 + "]" * 100_000)
+    assert error_of("\n" + "[" * 100_000 + "]" * 100_000) == (
+        "run3.json: line 2: not readable JSON: nested too deeply"
+    )
+    assert error_of('{"tracesite": 1, "tokens": [' + "1" * 5000 + "]}") == (
+        "run3.json: line 1: not readable JSON: a number has too many digits"
+    )
     assert (
         error_of("123")
         == "run3.json: $: not a trace format tracesite knows (got 123); "

@@ -30,15 +30,20 @@ class Parsed:
     sse: bool = False
 
 
-def _json_error(exc: Exception, line_offset: int = 0) -> TraceReadError:
+def _json_error(exc: Exception, first_line: int, line_offset: int = 0) -> TraceReadError:
+    """The error for a value starting on ``first_line`` that json could not read; a syntax
+    error names its own line (``line_offset`` turns a payload's line into the file's)."""
     if isinstance(exc, json.JSONDecodeError):
         return TraceReadError(
             f"not valid JSON: {exc.msg} (column {exc.colno})",
             address=f"line {exc.lineno + line_offset}",
         )
     if isinstance(exc, RecursionError):
-        return TraceReadError("not readable JSON: nested too deeply")
-    return TraceReadError(f"not readable JSON: {exc}")
+        return TraceReadError("not readable JSON: nested too deeply", address=f"line {first_line}")
+    message = str(exc)
+    if "integer string conversion" in message:  # Python's 4300-digit limit on JSON integers
+        message = "a number has too many digits"
+    return TraceReadError(f"not readable JSON: {message}", address=f"line {first_line}")
 
 
 def is_sse(text: str) -> bool:
@@ -67,8 +72,7 @@ def parse_sse(text: str) -> list[tuple[int, Any]]:
         try:
             events.append((start, json.loads(payload)))
         except _JSON_ERRORS as exc:
-            err = _json_error(exc, start - 1)
-            raise err from None
+            raise _json_error(exc, start, start - 1) from None
 
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -114,9 +118,7 @@ def parse_json_values(text: str) -> list[tuple[int, Any]]:
                 f"not valid JSON: {exc.msg} (column {exc.colno})", address=f"line {exc.lineno}"
             ) from None
         except _JSON_ERRORS as exc:
-            err = _json_error(exc)
-            err.address = f"line {line}"
-            raise err from None
+            raise _json_error(exc, line) from None
         events.append((line, value))
         line += text.count("\n", pos, after)
         pos = after
@@ -134,7 +136,8 @@ def parse_text(text: str) -> Parsed:
                 f"not valid JSON: {exc.msg} (column {exc.colno})", address=f"line {exc.lineno}"
             ) from None
     except _JSON_ERRORS as exc:
-        raise _json_error(exc) from None
+        first_line = text.count("\n", 0, len(text) - len(text.lstrip())) + 1
+        raise _json_error(exc, first_line) from None
     return Parsed(events=tuple(parse_json_values(text)))
 
 
