@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -54,6 +55,7 @@ class Result:
     bytes: int
     drawn: list[float] = field(default_factory=list)
     hover: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     canvas_px: int = 0
     blank: bool | None = None
     failed: str = ""
@@ -162,12 +164,40 @@ def own_bytes(page: Path) -> int:
 
 
 # ------------------------------------------------------------------------------------ measure
+def _descendants_cpu_ms() -> float:
+    """CPU time (user + system) of every process descended from this one: the browser's.
+
+    On a shared machine, wall-clock times include waiting for other people's processes; CPU time
+    does not, so it is reported beside them (Linux /proc only; 0 elsewhere).
+    """
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) * 1000 / ticks
+    me, total = os.getpid(), 0.0
+    for pid, used in cpu.items():
+        p = parents.get(pid)
+        while p and p != me:
+            p = parents.get(p)
+        if p == me:
+            total += used
+    return total
+
+
 DRAWN_TRACESITE = "document.querySelector('.tsh[data-ready=\"1\"]') !== null"
 DRAWN_NAIVE = "window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents.every(d => d.is_idle)"
 
 
 def measure_tracesite(browser: object, page_path: Path, result: Result, timeout: float) -> None:
     with new_page(browser, None, viewport=VIEWPORT) as (page, record):
+        cpu0 = _descendants_cpu_ms()
         page.goto(page_path.as_uri(), timeout=timeout * 1000)
         page.wait_for_function(DRAWN_TRACESITE, timeout=timeout * 1000, polling="raf")
         drawn = page.evaluate("performance.getEntriesByName('tsh-ready')[0].startTime")
@@ -182,6 +212,7 @@ def measure_tracesite(browser: object, page_path: Path, result: Result, timeout:
             timeout=timeout * 1000,
         )
         t1 = page.evaluate("performance.now()")
+        result.cpu.append(_descendants_cpu_ms() - cpu0)
         result.drawn.append(drawn)
         result.hover.append(t1 - t0)
         result.canvas_px = max(result.canvas_px, _largest_canvas(page))
@@ -200,6 +231,7 @@ NAIVE_FIRST_CELL = """(() => {
 
 def measure_naive(browser: object, page_path: Path, result: Result, timeout: float) -> None:
     with new_page(browser, None, viewport=VIEWPORT) as (page, _):
+        cpu0 = _descendants_cpu_ms()
         try:
             page.goto(page_path.as_uri(), timeout=timeout * 1000)
             page.wait_for_function(DRAWN_NAIVE, timeout=timeout * 1000, polling=100)
@@ -220,6 +252,7 @@ def measure_naive(browser: object, page_path: Path, result: Result, timeout: flo
             result.failed = result.failed or f"no tooltip within {timeout:.0f} s"
             return
         result.hover.append(page.evaluate("performance.now()") - t0)
+        result.cpu.append(_descendants_cpu_ms() - cpu0)
 
 
 def _largest_canvas(page: object) -> int:
@@ -287,11 +320,11 @@ def main() -> int:
     args = parser.parse_args()
 
     trace = read_bytes(synth.native_json(7, args.tokens, args.top_k).encode(), "bench.json")[0]
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory(prefix="bench-heatmap-") as tmp:
         folder = Path(tmp)
-        t0 = time.perf_counter()
         pages = {"tracesite site page": site_page(trace, folder)}
-        t_render = time.perf_counter() - t0
+        render_ms = _render_ms(trace)
         pages["tracesite render (1 file)"] = render_page(trace, folder)
         if not args.no_naive:
             pages["naive bokeh (1 tall figure)"] = naive_page(trace, folder)
@@ -305,29 +338,45 @@ def main() -> int:
                         measure_naive(browser, path, results[name], args.naive_timeout)
                     else:
                         measure_tracesite(browser, path, results[name], 60)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"\n{args.tokens:,} tokens, top-{args.top_k}, {args.runs} run(s), headless Chromium; "
-        f"embed rendered in {t_render * 1000:.0f} ms\n"
+        f"\n{args.tokens:,} tokens, top-{args.top_k}, {args.runs} run(s) per page, headless "
+        f"Chromium, cold page loads; render_heatmap() {render_ms:.0f} ms; "
+        f"load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores\n"
     )
-    header = f"{'page':30s} {'drawn ms':>9s} {'hover ms':>9s} {'total ms':>9s} {'canvas px':>10s} {'own bytes':>12s}  notes"
-    print(header)
-    print("-" * len(header))
+    header = (
+        f"{'page':29s} {'drawn':>8s} {'hover':>8s} {'total':>8s} {'best':>8s} {'CPU':>8s} "
+        f"{'canvas px':>10s} {'own bytes':>11s}  notes"
+    )
+    print(header + "\n" + "-" * len(header))
     for r in results.values():
         total = [d + h for d, h in zip(r.drawn, r.hover, strict=False)]
-        notes = []
-        if r.blank:
-            notes.append("plot painted blank")
-        if r.failed:
-            notes.append(r.failed)
+        notes = (["plot painted blank"] if r.blank else []) + ([r.failed] if r.failed else [])
+        best = f"{min(total):8.0f}" if total else "       –"
         print(
-            f"{r.name:30s} {r.median(r.drawn)} {r.median(r.hover)} {r.median(total)} "
-            f"{r.canvas_px:10,d} {r.bytes:12,d}  {'; '.join(notes)}"
+            f"{r.name:29s} {r.median(r.drawn)} {r.median(r.hover)} {r.median(total)} {best} "
+            f"{r.median(r.cpu)} {r.canvas_px:10,d} {r.bytes:11,d}  {'; '.join(notes)}"
         )
+    print(
+        "\nms, medians: drawn = navigation start to heatmap painted; hover = mouse move to tooltip;"
+        "\ntotal = drawn + hover (best = fastest run); CPU = CPU time of all browser processes"
+        "\nfrom navigation to tooltip (what the page costs without other processes competing)."
+    )
     ours = results["tracesite site page"]
     total = [d + h for d, h in zip(ours.drawn, ours.hover, strict=True)]
     ok = bool(total) and statistics.median(total) <= 1500 and not ours.failed
-    print(f"\nSPEC §12 (drawn and answering hover within 1.5 s): {'met' if ok else 'NOT met'}")
+    print(f"SPEC §12, 50,000 tokens drawn and hovered within 1.5 s: {'met' if ok else 'NOT met'}")
     return 0
+
+
+def _render_ms(trace: Trace) -> float:
+    """Time of render_heatmap for this trace once Bokeh is imported and the template built."""
+    from tracesite.heatmap import render_heatmap
+
+    render_heatmap(trace, HeatmapOptions())
+    t0 = time.perf_counter()
+    render_heatmap(trace, HeatmapOptions())
+    return (time.perf_counter() - t0) * 1000
 
 
 if __name__ == "__main__":

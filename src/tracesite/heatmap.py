@@ -114,6 +114,7 @@ def _figure(data_columns: dict[str, list[Any]], *, columns: int, mode: str, fram
         background_fill_color=None,
         border_fill_color=None,
         toolbar_location=None,
+        title=None,
     )
     # All text is drawn by LabelSet annotations, not Text glyphs: BokehJS measures every label of
     # a Text glyph six times on each data change (once per selection/hover/... variant), which
