@@ -22,6 +22,7 @@ every 0.1 s from ``/proc``; Linux only, and shared pages are counted once per pr
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -138,6 +140,36 @@ print(json.dumps({"files": n, "loop": time.perf_counter() - started}))
 """
 
 
+@dataclass(frozen=True)
+class Code:
+    """Which tracesite the benchmark runs: a ``git archive`` export of one commit, so that the
+    measured code (and the render cache's source fingerprint) cannot change during a run."""
+
+    label: str
+    env: dict[str, str]
+
+
+def snapshot(rev: str, dest: Path) -> Code:
+    repo = BENCH.parent
+    sha = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", rev],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    tar = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", sha], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        archive.extractall(dest, filter="data")
+    # the wheel ships themes/ as tracesite.themes; an export needs the same place for it
+    (dest / "src" / "tracesite" / "themes").symlink_to(dest / "themes")
+    env = dict(os.environ, PYTHONPATH=str(dest / "src"))
+    return Code(f"commit {sha} (`git archive` export)", env)
+
+
 #: ``tracesite build PROJECT --jobs N`` through the same function the CLI calls, printing the
 #: BuildResult's counts as a last JSON line (the CLI does not say how many files it rendered).
 BUILD = """
@@ -159,9 +191,9 @@ def _last_json(run: Run) -> dict[str, float]:
     return {}
 
 
-def tracesite_build(project: Path, jobs: int, log: Path) -> Run:
+def tracesite_build(project: Path, jobs: int, log: Path, code: Code | None = None) -> Run:
     cmd = [sys.executable, "-c", BUILD, str(project), str(jobs)]
-    run = check(measure(cmd, log), "tracesite build")
+    run = check(measure(cmd, log, code.env if code else None), "tracesite build")
     run.extra = _last_json(run)
     return run
 
@@ -258,6 +290,7 @@ class Results:
     naive_site: SiteFacts | None
     naive_n: int
     all_seconds: dict[str, list[float]]
+    code: str
 
 
 def naive_estimates(r: Results) -> tuple[float, float, bool]:
@@ -280,7 +313,8 @@ def report(r: Results) -> str:
         f"### {a.traces:,} traces × {a.tokens:,} tokens, top-{a.top_k}, {a.format} input, "
         f"--jobs {a.jobs}",
         "",
-        f"Machine: {machine()}. Input: {r.input_bytes / MB:,.0f} MB in {a.traces:,} files "
+        f"Machine: {machine()}. Code: {r.code}. "
+        f"Input: {r.input_bytes / MB:,.0f} MB in {a.traces:,} files "
         f"(generated in {r.gen_seconds:.0f} s).",
         "",
     ]
@@ -505,6 +539,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> Results:
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     input_bytes, gen = prepare(project, args)
+    code = snapshot(args.code, work / "code") if args.code else None
     changed = args.traces // 2
     runs: dict[str, list[Run]] = {"jl": [], "cold": [], "nochange": [], "onechange": []}
     # Interleaved repeats: load from other processes drifts, and each measurement should see
@@ -515,12 +550,16 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> Results:
         say(f"round {rep}/{args.repeat}: json.load of every file")
         runs["jl"].append(json_load(content, logs / f"json_load-{rep}.log"))
         say(f"  {runs['jl'][-1].seconds:.2f} s; tracesite cold build (--jobs {args.jobs})")
-        runs["cold"].append(tracesite_build(project, args.jobs, logs / f"cold-{rep}.log"))
+        runs["cold"].append(tracesite_build(project, args.jobs, logs / f"cold-{rep}.log", code))
         say(f"  {runs['cold'][-1].seconds:.2f} s; no-change rebuild")
-        runs["nochange"].append(tracesite_build(project, args.jobs, logs / f"nochange-{rep}.log"))
+        runs["nochange"].append(
+            tracesite_build(project, args.jobs, logs / f"nochange-{rep}.log", code)
+        )
         synth.change_one(content, changed, args.tokens, args.top_k, args.format)
         say(f"  {runs['nochange'][-1].seconds:.2f} s; rebuild with one trace changed")
-        runs["onechange"].append(tracesite_build(project, args.jobs, logs / f"onechange-{rep}.log"))
+        runs["onechange"].append(
+            tracesite_build(project, args.jobs, logs / f"onechange-{rep}.log", code)
+        )
         synth.write_one((content, changed, args.tokens, args.top_k, args.format, 0))
         say(f"  {runs['onechange'][-1].seconds:.2f} s")
     site = site_facts(project / "site")
@@ -551,6 +590,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> Results:
         naive_site,
         naive_n,
         {k: [r.seconds for r in v] for k, v in runs.items()},
+        code.label if code else "the working tree as it was (uncommitted edits included)",
     )
 
 
@@ -575,6 +615,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="time the naive script on N traces and extrapolate (0: all)",
+    )
+    ap.add_argument(
+        "--code",
+        metavar="REV",
+        help="benchmark this commit (git archive export; e.g. HEAD) instead of the working tree",
     )
     ap.add_argument(
         "--repeat", type=int, default=1, help="interleaved rounds; the fastest of each is shown"
@@ -606,7 +651,8 @@ def main(argv: list[str] | None = None) -> None:
             import profile_build
 
             say(f"profiling a cold and a no-change build (--jobs 1) -> {args.profile}")
-            prof = profile_build.profile(work / "project", args.profile)
+            env = snapshot(args.code, work / "code").env if args.code else None
+            prof = profile_build.profile(work / "project", args.profile, env)
             print("\n" + prof)
             if args.markdown:
                 with args.markdown.open("a", encoding="utf-8") as fh:

@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--largest", type=int, default=0, help="also: the smallest gallery plus one N-token trace"
     )
     ap.add_argument("--workdir", type=Path, help="work (and keep galleries) here")
+    ap.add_argument("--code", metavar="REV", help="benchmark this commit (git archive export)")
     ap.add_argument("--markdown", type=Path, help="also append the table to this file")
     return ap.parse_args(argv)
 
@@ -53,10 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="tracesite-mem-"))
     rows: list[tuple[str, int, bench_build.Run]] = []
     try:
+        code = bench_build.snapshot(args.code, work / "code") if args.code else None
         for n in args.counts:
             project, size = gallery(work, args, n)
             bench_build.say(f"cold build of {n} traces")
-            run = bench_build.tracesite_build(project, args.jobs, work / f"n{n}.log")
+            run = bench_build.tracesite_build(project, args.jobs, work / f"n{n}.log", code)
             rows.append((f"{n:,} traces × {args.tokens:,} tokens", size, run))
         if args.largest:
             n = min(args.counts)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             big = project / "content" / "zz-largest.json"
             big.write_text(synth.WRITERS[args.format](999_999, args.largest, args.top_k))
             bench_build.say(f"cold build of {n} traces + one of {args.largest} tokens")
-            run = bench_build.tracesite_build(project, args.jobs, work / "largest.log")
+            run = bench_build.tracesite_build(project, args.jobs, work / "largest.log", code)
             rows.append(
                 (
                     f"{n:,} traces × {args.tokens:,} tokens + one of {args.largest:,} tokens",
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     lines = [
-        f"Machine: {bench_build.machine()}. Cold builds, `--jobs {args.jobs}`, {args.format} input.",
+        f"Machine: {bench_build.machine()}. Cold builds, `--jobs {args.jobs}`, {args.format} input, "
+        f"code: {code.label if code else 'the working tree'}.",
         "",
         "| gallery | input | cold build | peak RSS, largest process | peak RSS, whole tree |",
         "|---|---|---|---|---|",

@@ -72,19 +72,20 @@ def summarise_raw(path: Path, top: int = 12) -> tuple[Counter[str], Counter[str]
     return stages, leaves, total
 
 
-def run(project: Path, out: Path, name: str) -> Path:
+def run(project: Path, out: Path, name: str, env: dict[str, str] | None) -> Path:
     cmd_build = [sys.executable, "-m", "tracesite", "build", str(project), "--jobs", "1"]
     spy = shutil.which("py-spy")
     if spy:
         target = out / f"{name}.txt"
         cmd = [spy, "record", "--format", "raw", "--rate", "200", "-o", str(target), "--"]
-        subprocess.run(cmd + cmd_build, check=True, capture_output=True)
+        subprocess.run(cmd + cmd_build, check=True, capture_output=True, env=env)
         return target
     target = out / f"{name}.prof"
     subprocess.run(
         [sys.executable, "-m", "cProfile", "-o", str(target), *cmd_build[1:]],
         check=True,
         capture_output=True,
+        env=env,
     )
     return target
 
@@ -100,12 +101,12 @@ def pstats_text(prof: Path) -> str:
     return buf.getvalue()
 
 
-def profile(project: Path, out: Path) -> str:
+def profile(project: Path, out: Path, env: dict[str, str] | None = None) -> str:
     """Profile a cold build, then a no-change one; return the Markdown report."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("site", ".tracesite-cache"):
         shutil.rmtree(project / stale, ignore_errors=True)
-    results = {name: run(project, out, name) for name in ("cold", "nochange")}
+    results = {name: run(project, out, name, env) for name in ("cold", "nochange")}
     if any(p.suffix == ".prof" for p in results.values()):
         for name, prof in results.items():
             (out / f"{name}.pstats.txt").write_text(pstats_text(prof))
