@@ -396,3 +396,14 @@ def test_every_real_trace_renders(path: Path) -> None:
         cols = data_columns(script)
         assert decode_ndarray(cols["tok"]).size == trace.n_tokens
         assert render_text_view(trace, HeatmapOptions()).count("<span id=tok-") == trace.n_tokens
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_empty_and_one_token_traces_render(n: int) -> None:
+    from tracesite.textview import render_marks, render_text_view
+
+    trace = synthetic_trace(n)
+    script, _ = render_heatmap(trace, HeatmapOptions())
+    assert decode_ndarray(data_columns(script)["tok"]).size == n
+    assert render_text_view(trace, HeatmapOptions()).count("<span") == n
+    assert "Low confidence" in render_marks(trace, HeatmapOptions())

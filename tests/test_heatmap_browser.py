@@ -294,3 +294,66 @@ def test_pos_links_scroll_to_and_mark_a_position(browser: Any, pages: dict[str, 
         assert page.get_attribute(".tsh", "data-rows").startswith("0-")
         assert "Position 7 · chosen token" in hover(page, 6)
         assert record.errors == []
+
+
+@pytest.mark.slow
+def test_keyboard_and_drag_scroll_the_viewport(browser: Any, pages: dict[str, Path]) -> None:
+    with new_page(browser, pages["long"].as_uri(), viewport={"width": 1300, "height": 1000}) as (
+        page,
+        record,
+    ):
+        page.wait_for_selector(".tsh[data-ready='1']", timeout=TIMEOUT)
+        top = f"{H}.top()"
+        page.focus(".tsh")
+        page.keyboard.press("PageDown")
+        assert page.evaluate(top) > 20
+        page.keyboard.press("End")
+        assert page.evaluate(f"{H}.top() === {H}.total - {H}.view")
+        page.keyboard.press("Home")
+        assert page.evaluate(top) == 0
+        # dragging the plot upwards (the pan tool) moves further down the trace
+        box = page.locator(".tsh-plot").bounding_box()
+        x, y = box["x"] + 400, box["y"] + 600
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x, y - 300, steps=6)
+        page.mouse.up()
+        page.wait_for_function(f"{top} > 5")
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x, y + 900, steps=6)  # past the start: the range stays in bounds
+        page.mouse.up()
+        page.wait_for_function(f"{top} === 0")
+        assert record.errors == []
+
+
+def _corpus_samples() -> list[Path]:
+    corpus = Path(__file__).parents[2] / "shared" / "corpus" / "real"
+    if not corpus.is_dir():
+        return []
+    return [sorted(d.iterdir())[0] for d in sorted(corpus.iterdir()) if d.is_dir()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _corpus_samples(), reason="../shared/corpus/real is not beside the repo")
+@pytest.mark.parametrize("source", _corpus_samples(), ids=lambda p: p.parent.name)
+def test_real_traces_draw_without_errors(browser: Any, source: Path, tmp_path: Path) -> None:
+    from tracesite.errors import TraceReadError
+
+    try:
+        traces = load(source)
+    except TraceReadError as exc:
+        pytest.skip(f"reader: {exc}")
+    target = tmp_path / source.name
+    shutil.copy(source, target)
+    out = render_file(target, tmp_path / "page.html")
+    with new_page(browser, out.as_uri(), viewport={"width": 1300, "height": 1000}) as (
+        page,
+        record,
+    ):
+        page.wait_for_selector(".tsh[data-ready='1']", timeout=TIMEOUT)
+        tip = hover(page, 0)
+        listed = len(traces[0].alternatives(0))
+        assert "Position 1 · chosen token" in tip and "(lower bound)" in tip
+        assert page.locator(".tsh-tip-alts tbody tr").count() >= listed
+        assert record.errors == []
