@@ -314,9 +314,10 @@ def test_only_heatmap_modules_import_bokeh_and_only_when_rendering() -> None:
         for p in src.rglob("*.py")
         if re.search(r"^\s*(import bokeh|from bokeh)", p.read_text(encoding="utf-8"), re.M)
     }
-    assert importers <= {"heatmap.py"}, importers
+    assert importers <= {"heatmap.py", "heatmap_figure.py"}, importers
     code = (
-        "import sys, tracesite, tracesite.heatmap, tracesite.render, tracesite.textview;"
+        "import sys, tracesite, tracesite.heatmap, tracesite.heatmap_figure, tracesite.render,"
+        " tracesite.textview;"
         "print('bokeh' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
