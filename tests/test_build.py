@@ -311,3 +311,21 @@ def test_same_site_whatever_the_jobs(make_project, cli, tmp_path):
             a = _BOKEH_IDS.sub("ID", a.decode()).encode()
             b = _BOKEH_IDS.sub("ID", b.decode()).encode()
         assert a == b, rel
+
+
+def test_python_api_build_from_a_script_without_main_guard(make_project):
+    """Worker processes must not re-run a user's script (spawn would, without a main guard)."""
+    import subprocess
+    import sys
+
+    proj = make_project({f"content/t{i:02d}.json": native_trace(10, seed=i) for i in range(12)})
+    script = (
+        "from pathlib import Path\n"
+        "from tracesite.build import build_project, BuildOptions\n"
+        "print('RUN')\n"
+        f"r = build_project(Path({str(proj)!r}), BuildOptions(quiet=True, jobs=2))\n"
+        "print('OK', r.ok, r.n_traces, r.rendered)\n"
+    )
+    r = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["RUN", "OK", "True", "12", "12"]

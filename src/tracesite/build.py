@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import click
@@ -219,15 +221,23 @@ def _jobs(opts: BuildOptions, todo: int) -> int:
     return max(1, min(jobs, todo // FILES_PER_WORKER))
 
 
+def _mp_context() -> BaseContext:
+    """fork where it is safe (Linux, one thread): workers start at once and a user's script
+    without an ``if __name__ == "__main__"`` guard is not run again in each of them. spawn
+    otherwise: the dev server has threads (watcher, HTTP), and forking a threaded process
+    can deadlock the child."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return get_context("fork")
+    return get_context("spawn")
+
+
 def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResult]:
     if jobs <= 1:
         for t in tasks:
             yield process_file(*t)
             progress.step()
         return
-    # spawn, not fork: the dev server has threads running (watcher, HTTP), and forking a
-    # threaded process can deadlock the child.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
         for r in pool.map(process_file_args, tasks, chunksize=1):
             yield r
             progress.step()

@@ -67,13 +67,13 @@ def discover(content_dir: Path) -> Content:
         files.append(path)
     notes = {p for p in files if p.suffix.lower() == ".md"}
     trace_files = [p for p in files if p not in notes and p.suffix.lower() not in STATIC_SUFFIXES]
-    notes_by_dir: dict[Path, list[Path]] = {}
+    notes_by_dir: dict[Path, dict[str, Path]] = {}
     for note_path in sorted(notes):
-        notes_by_dir.setdefault(note_path.parent, []).append(note_path)
+        notes_by_dir.setdefault(note_path.parent, {})[note_path.name[:-3]] = note_path
     paired: set[Path] = set()
     for path in trace_files:
         rel = path.relative_to(content_dir).as_posix()
-        note = _note_for(path, notes_by_dir.get(path.parent, []))
+        note = _note_for(path, notes_by_dir.get(path.parent, {}))
         if note is not None:
             paired.add(note)
         parts = PurePosixPath(rel).parts
@@ -94,11 +94,10 @@ def discover(content_dir: Path) -> Content:
     return result
 
 
-def _note_for(trace: Path, notes: list[Path]) -> Path | None:
+def _note_for(trace: Path, notes: dict[str, Path]) -> Path | None:
     """``run1.md`` is the note of ``run1.json``, ``run1.sse.txt``... (the longest stem wins)."""
-    best: Path | None = None
-    for note in notes:
-        stem = note.name[:-3]
-        if trace.name.startswith(stem + ".") and (best is None or len(stem) > len(best.name) - 3):
-            best = note
-    return best
+    name = trace.name
+    for i in range(len(name) - 1, 0, -1):
+        if name[i] == "." and name[:i] in notes:
+            return notes[name[:i]]
+    return None
