@@ -343,7 +343,7 @@
     var r1 = Math.min(this.rows - 1, Math.floor((top + this.view) / B) + 1);
     var w = this.frameWidth() / C;
     if (Math.abs(w - this.cellPx) > 0.5) { this.cellPx = w; this.shown.clear(); force = true; }
-    if (!force && r0 === this.r0 && r1 === this.r1) { this.drawOverview(); return; }
+    if (!force && r0 === this.r0 && r1 === this.r1) { this.where(); this.drawOverview(); return; }
     this.r0 = r0; this.r1 = r1;
     var c = { x: [], y: [], t: [], pt: [], v: [], tc: [], la: [], fs: [], i: [], k: [] };
     var unk = { x: [], y: [] };
