@@ -226,3 +226,66 @@ def test_a_million_token_trace_builds(make_project: Callable[..., Path]) -> None
     assert (proj / GOOD_PAGE).is_file()
     text = " ".join(parse(page).text)
     assert "1,000,000" in text or "1000000" in text
+
+
+# -- symlinks in content/ ---------------------------------------------------------------------------
+
+
+def test_symlink_loops_and_dangling_links_in_content_do_not_break_the_build(
+    make_project: Callable[..., Path], cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    """Documented reading: symlinked folders are not descended into (a loop cannot hang the
+    build), and links to nothing are skipped like any file that is not there."""
+    proj = make_project({"content/good.json": native_trace(12, seed=1)})
+    (proj / "content/sub").mkdir()
+    (proj / "content/sub/loop").symlink_to("..", target_is_directory=True)
+    (proj / "content/self.json").symlink_to("self.json")
+    (proj / "content/dangling.json").symlink_to(proj / "nowhere.json")
+    r = cli("build", cwd=proj, timeout=120)
+    _no_traceback(r.stderr)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (proj / "site/traces").iterdir()) == ["good"]
+
+
+# -- coverage-guided fuzzing with atheris (bench/fuzz_readers.py) -----------------------------------
+
+FUZZ_SECONDS = 45
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["bytes", "json"])
+def test_atheris_finds_no_reader_crash(mode: str, tmp_path: Path) -> None:
+    """Only TraceReadError may escape a reader, on arbitrary and mutated real inputs."""
+    import importlib.util
+
+    if importlib.util.find_spec("atheris") is None:
+        pytest.skip("atheris is not installed (pip install atheris)")
+    harness = Path(__file__).resolve().parents[1] / "bench/fuzz_readers.py"
+    corpus, findings = tmp_path / "corpus", tmp_path / "findings"
+    subprocess.run([sys.executable, str(harness), "--write-seeds", str(corpus)], check=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(harness),
+            "--mode",
+            mode,
+            "--findings",
+            str(findings),
+            f"-max_total_time={FUZZ_SECONDS}",
+            "-rss_limit_mb=4096",
+            "-timeout=30",
+            f"-artifact_prefix={tmp_path}/",
+            *([str(corpus)] if mode == "bytes" else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=FUZZ_SECONDS + 240,
+    )
+    found = sorted(findings.glob("*.input")) if findings.is_dir() else []
+    report = [
+        f"{p.name}: {p.read_bytes()[:300]!r}\n{p.with_suffix('.txt').read_text()[-1500:]}"
+        for p in found
+    ]
+    assert found == [], "readers crashed:\n" + "\n".join(report)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Done" in r.stderr and " runs in " in r.stderr  # libFuzzer ran to its time limit

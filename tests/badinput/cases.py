@@ -603,6 +603,40 @@ TRACE_CASES: list[Case] = [
         None,
         _one(lambda o: o["text"] == "b"),
     ),
+    # -- found by fuzzing (bench/fuzz_readers.py); see docs/reliability.md
+    Case(
+        "fuzz-a-number-then-a-gemini-response",
+        "number-then-gemini.json",
+        b'2{"candidates": []}',
+        r"(line \d+: )?\$\S*: ",
+    ),
+    Case(
+        "fuzz-array-of-a-number-and-a-gemini-response",
+        "array-number-gemini.json",
+        b'[1, {"candidates": []}]',
+        r"(line \d+: )?\$\S*: ",
+    ),
+    Case(
+        "fuzz-a-number-then-a-completions-response",
+        "number-then-completions.jsonl",
+        b'0{"object": "text_completion", "choices": [{"text": "a"}]}',
+        r"(line \d+: )?\$\S*: ",
+    ),
+    Case(
+        "fuzz-a-number-then-an-ollama-chunk",
+        "number-then-ollama.jsonl",
+        b'0{"model": "m", "response": "a", "done": false}',
+        r"(line \d+: )?\$\S*: ",
+    ),
+    Case(
+        "fuzz-nan-in-gemini-usage-metadata",
+        "gem-usage-nan.json",
+        _gemini([_gem("a", -0.1)], [{"candidates": [_gem("a", -0.1)]}]).replace(
+            b'{"candidates"', b'{"usageMetadata": {"promptTokensDetails": [NaN]}, "candidates"', 1
+        ),
+        None,  # metadata that is not plain JSON is left out, as for every other reader
+        _one(lambda o: o["n_tokens"] == 1),
+    ),
 ]
 
 NOTE_CASES: list[Case] = [
