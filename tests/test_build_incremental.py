@@ -84,3 +84,26 @@ def test_a_kept_page_survives_a_deleted_file_on_disk(make_project):
     (proj / "site/traces/a/index.html").unlink()  # someone removed it by hand
     assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
     assert (proj / "site/traces/a/index.html").is_file()
+
+
+def test_memo_across_rebuilds_stays_correct(make_project):
+    """The dev server's memo: edits are seen, a deleted cache folder is rebuilt, not trusted."""
+    import shutil
+
+    from tracesite.build import BuildMemo
+
+    proj = make_project({"content/a.json": native_trace(10, seed=1), "content/b.json": native_trace(10, seed=2)})
+    memo = BuildMemo()
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1), memo).rendered == 2
+    assert build_project(proj, BuildOptions(quiet=True, jobs=1), memo).rendered == 0
+    import json
+
+    (proj / "content/a.json").write_text(json.dumps(native_trace(12, seed=3)))
+    r = build_project(proj, BuildOptions(quiet=True, jobs=1), memo)
+    assert r.ok and r.rendered == 1
+    assert "12 tokens" in (proj / "site/traces/a/index.html").read_text()
+    shutil.rmtree(proj / ".tracesite-cache")
+    (proj / "site/traces/b/index.html").unlink()
+    r = build_project(proj, BuildOptions(quiet=True, jobs=1), memo)
+    assert r.ok and r.rendered == 2
+    assert (proj / "site/traces/b/index.html").is_file()

@@ -57,6 +57,7 @@ from tracesite.siteindex import (
 from tracesite.staticfiles import copy_static
 from tracesite.tracejob import (
     FileResult,
+    has_entry,
     load_fragments,
     lookup,
     process_file,
@@ -141,8 +142,9 @@ def build_project(
     output.mkdir(parents=True, exist_ok=True)
     result = BuildResult(output=output)
     content = discover(config.build.content_dir)
-    notes = _read_notes(content, config, result, memo if memo is not None else BuildMemo())
-    entries = _process_traces(content, notes, config, opts, result)
+    memo = memo if memo is not None else BuildMemo()
+    notes = _read_notes(content, config, result, memo)
+    entries = _process_traces(content, notes, config, opts, result, memo)
     _write_site(config, content, notes, entries, output, opts, result)
     result.seconds = time.perf_counter() - started
     if opts.strict and result.warnings and not result.errors:
@@ -172,10 +174,33 @@ def _report(result: BuildResult, project: Path) -> None:
 class BuildMemo:
     """What one build can hand the next in the same process (the dev server keeps one).
 
-    Parsed notes, keyed by path and bytes: a note edit re-parses that note only.
+    Parsed notes, keyed by path and bytes: a note edit re-parses that note only. Trace files'
+    cache lookups, keyed by path, size, modification time and options: an untouched trace
+    file is not even read again (its bytes were hashed when it was first seen this session).
     """
 
     notes: dict[tuple[Path, str], Note] = field(default_factory=dict)
+    traces: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
+    _seen: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
+
+    def lookup(self, task: Task) -> FileResult | None:
+        try:
+            st = task[0].stat()
+        except OSError:
+            return lookup(*task)
+        sig = (task[0], st.st_size, st.st_mtime_ns, task[2])
+        hit = self.traces.get(sig)
+        if hit is not None and not has_entry(task[3], hit.key):
+            hit = None  # the cache folder was deleted: ask again, which renders if need be
+        if hit is None:
+            hit = lookup(*task)
+        if hit is not None and hit.error is None:
+            self._seen[sig] = hit
+        return hit
+
+    def rotate(self) -> None:
+        """Keep only what this build used, so a long session does not accumulate entries."""
+        self.traces, self._seen = self._seen, {}
 
 
 def _read_notes(
@@ -249,6 +274,7 @@ def _process_traces(
     config: Config,
     opts: BuildOptions,
     result: BuildResult,
+    memo: BuildMemo,
 ) -> list[TraceEntry]:
     cache_dir = config.project / CACHE_DIR
     sources: list[TraceSource] = []
@@ -262,7 +288,8 @@ def _process_traces(
         tasks.append((src.path, _display(config, src.path), hm, cache_dir))
     # Cache hits are answered here (a read, a hash, one line of the entry); only the misses go
     # to worker processes, so an unchanged gallery never pays for starting a pool.
-    results: list[FileResult | None] = [lookup(*t) for t in tasks]
+    results: list[FileResult | None] = [memo.lookup(t) for t in tasks]
+    memo.rotate()
     misses = [i for i, r in enumerate(results) if r is None]
     progress = Progress(len(misses), opts.quiet)
     rendered = _run([tasks[i] for i in misses], _jobs(opts, len(misses)), progress)

@@ -194,6 +194,11 @@ def process_file_args(args: tuple[Path, str, HeatmapOptions, Path]) -> FileResul
     return process_file(*args)
 
 
+def has_entry(cache_dir: Path, key: str) -> bool:
+    """Whether the cache still holds an entry (someone may delete the folder at any time)."""
+    return _entry(cache_dir, key).is_file()
+
+
 def _entry(cache_dir: Path, key: str) -> Path:
     return cache_dir / key[:2] / f"{key}{_SUFFIX}"
 
