@@ -164,11 +164,11 @@ def own_bytes(page: Path) -> int:
 
 
 # ------------------------------------------------------------------------------------ measure
-def _descendants_cpu_ms() -> float:
-    """CPU time (user + system) of every process descended from this one: the browser's.
+def _browser_cpu_ms() -> dict[int, float]:
+    """CPU time (user + system, ms) of each process descended from this one: the browser's.
 
     On a shared machine, wall-clock times include waiting for other people's processes; CPU time
-    does not, so it is reported beside them (Linux /proc only; 0 elsewhere).
+    does not, so it is reported beside them (Linux /proc only; empty elsewhere).
     """
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     parents: dict[int, int] = {}
@@ -181,14 +181,19 @@ def _descendants_cpu_ms() -> float:
         pid = int(entry.parent.name)
         parents[pid] = int(fields[1])
         cpu[pid] = (int(fields[11]) + int(fields[12])) * 1000 / ticks
-    me, total = os.getpid(), 0.0
+    me, mine = os.getpid(), {}
     for pid, used in cpu.items():
         p = parents.get(pid)
         while p and p != me:
             p = parents.get(p)
         if p == me:
-            total += used
-    return total
+            mine[pid] = used
+    return mine
+
+
+def _cpu_since(before: dict[int, float]) -> float:
+    """CPU ms the browser's processes used since ``before`` (new processes counted from 0)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in _browser_cpu_ms().items())
 
 
 DRAWN_TRACESITE = "document.querySelector('.tsh[data-ready=\"1\"]') !== null"
@@ -197,7 +202,7 @@ DRAWN_NAIVE = "window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh
 
 def measure_tracesite(browser: object, page_path: Path, result: Result, timeout: float) -> None:
     with new_page(browser, None, viewport=VIEWPORT) as (page, record):
-        cpu0 = _descendants_cpu_ms()
+        cpu0 = _browser_cpu_ms()
         page.goto(page_path.as_uri(), timeout=timeout * 1000)
         page.wait_for_function(DRAWN_TRACESITE, timeout=timeout * 1000, polling="raf")
         drawn = page.evaluate("performance.getEntriesByName('tsh-ready')[0].startTime")
@@ -212,7 +217,7 @@ def measure_tracesite(browser: object, page_path: Path, result: Result, timeout:
             timeout=timeout * 1000,
         )
         t1 = page.evaluate("performance.now()")
-        result.cpu.append(_descendants_cpu_ms() - cpu0)
+        result.cpu.append(_cpu_since(cpu0))
         result.drawn.append(drawn)
         result.hover.append(t1 - t0)
         result.canvas_px = max(result.canvas_px, _largest_canvas(page))
@@ -231,7 +236,7 @@ NAIVE_FIRST_CELL = """(() => {
 
 def measure_naive(browser: object, page_path: Path, result: Result, timeout: float) -> None:
     with new_page(browser, None, viewport=VIEWPORT) as (page, _):
-        cpu0 = _descendants_cpu_ms()
+        cpu0 = _browser_cpu_ms()
         try:
             page.goto(page_path.as_uri(), timeout=timeout * 1000)
             page.wait_for_function(DRAWN_NAIVE, timeout=timeout * 1000, polling=100)
@@ -252,7 +257,7 @@ def measure_naive(browser: object, page_path: Path, result: Result, timeout: flo
             result.failed = result.failed or f"no tooltip within {timeout:.0f} s"
             return
         result.hover.append(page.evaluate("performance.now()") - t0)
-        result.cpu.append(_descendants_cpu_ms() - cpu0)
+        result.cpu.append(_cpu_since(cpu0))
 
 
 def _largest_canvas(page: object) -> int:
