@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from conftest import native_trace
 from htmlcheck import parse
@@ -329,3 +330,19 @@ def test_python_api_build_from_a_script_without_main_guard(make_project):
     r = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["RUN", "OK", "True", "12", "12"]
+
+
+def test_a_trace_page_weighs_at_most_100_bytes_per_token(make_project, cli):
+    """SPEC §12: a 1,000-token top-5 trace page, without the shared BokehJS, <= 100 B/token."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import synth  # realistic distributions: the benchmarks' generator
+
+    proj = make_project({"content/t.json": synth.openai_json(7, 1000, 5)})
+    r = cli("build", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    page = proj / "site/traces/t/index.html"
+    size = page.stat().st_size
+    assert size / 1000 <= 100, f"{size / 1000:.1f} bytes per token"
+    assert "assets/bokeh-" in page.read_text() and size < 200_000  # BokehJS linked, not inlined

@@ -55,12 +55,12 @@ def trace_of(*positions: Position) -> Trace:
     return Trace.from_positions(list(positions), TraceMeta())
 
 
-def test_one_span_per_token_with_id_colour_class_and_p_title() -> None:
+def test_one_span_per_token_with_id_colour_class_and_low_p_title() -> None:
     trace = synthetic_trace(60, seed=2)
     view = parse(render_text_view(trace, HeatmapOptions()))
     assert [s["id"] for s in view.spans] == [f"tok-{i}" for i in range(1, 61)]
     for span, p in zip(view.spans, trace.position_stats.p, strict=True):
-        assert span["title"] == f"p={p:.2f}"
+        assert span.get("title") == (f"p={p:.2f}" if p < 0.5 else None)
         classes = (span["class"] or "").split()
         assert classes[0] == f"q{round(p * 10)}"
         assert ("lc" in classes) == (p < 0.5)

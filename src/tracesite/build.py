@@ -509,6 +509,9 @@ def _write_trace_pages(
             (f"p < {config.heatmap.low_confidence:g} at {p}", f"#pos-{p}")
             for p in e.summary.low_confidence
         ]
+        hidden = e.summary.n_low_confidence - len(e.summary.low_confidence)
+        if hidden > 0:  # the heatmap marks them all; the list names the lowest
+            marks.append((f"… and {hidden} more with p < {config.heatmap.low_confidence:g}", "#"))
         note_html = embedder.fill(e.note, url) if e.note else Markup("")
         out.emit(
             TracePage(

@@ -2,8 +2,8 @@
 
 Plain HTML and CSS (``static/heatmap/heatmap.css``, classes ``q0``..``q10``), so it works without
 JavaScript, can be selected and copied as the real text, and reads as ordinary text to a screen
-reader, with each token's p in its ``title``. Span ids are ``tok-N`` (N the 1-based position, as
-in ``#pos-N`` links), so the heatmap can mark the token a link points at.
+reader; low-confidence tokens carry their p in a ``title``. Span ids are ``tok-N`` (N the
+1-based position, as in ``#pos-N`` links), so the heatmap can mark the token a link points at.
 """
 
 from __future__ import annotations
@@ -56,7 +56,10 @@ def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
             title = f"p &lt; {lo:.2f} (not given)" if not math.isnan(lo) else "p not given"
         else:
             cls = f"q{round(pi * 10)}"
-            title = f"p={pi:.2f}"
+            # Only low-confidence tokens carry their p as a title: the class (p in tenths) colours
+            # every token, and a title on each would cost ~15 bytes a token (SPEC §12 allows a
+            # whole page 100 B/token). The heatmap's hover has every number.
+            title = f"p={pi:.2f}" if pi < options.low_confidence else ""
             if pi < options.low_confidence:
                 cls += " lc"
         if trace.special[i]:
@@ -65,7 +68,8 @@ def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
         text = escape(_clean(piece), quote=False)
         # unquoted id and class (valid HTML: no spaces in them) save 4 of ~50 bytes a token
         cls_attr = f'"{cls}"' if " " in cls else cls
-        out.append(f'<span id=tok-{n} class={cls_attr} title="{title}">{text}</span>')
+        title_attr = f' title="{title}"' if title else ""
+        out.append(f"<span id=tok-{n} class={cls_attr}{title_attr}>{text}</span>")
         in_chunk += 1
         if i < last and in_chunk >= CHUNK and (piece.endswith("\n") or in_chunk >= 8 * CHUNK):
             out.append('</div><div class="tsv-c">')

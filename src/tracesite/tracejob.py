@@ -31,7 +31,7 @@ from tracesite.options import HeatmapOptions
 
 #: Bump when rendered output changes shape, so old cache entries are never reused.
 RENDER_VERSION = "2"
-MAX_MARKS = 200  # low-confidence links listed beside a heatmap
+MAX_MARKS = 50  # low-confidence links listed beside a heatmap: the lowest p
 _SUFFIX = ".tsc"  # one cache entry: a JSON line, then raw fragments
 
 
@@ -134,7 +134,9 @@ def summarise(trace: Trace, n_in_file: int, options: HeatmapOptions) -> TraceSum
         mean_entropy=float(ent.mean()) if len(ent) and math.isfinite(float(ent.mean())) else None,
         excerpt=text[:300],
         sparkline=sparkline_points(ps.p),
-        low_confidence=[int(i) + 1 for i in low[:MAX_MARKS]],
+        low_confidence=[
+            int(i) + 1 for i in np.sort(low[np.argsort(ps.p[low], kind="stable")[:MAX_MARKS]])
+        ],
         n_low_confidence=len(low),
     )
 
