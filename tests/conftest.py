@@ -91,21 +91,13 @@ def corpus() -> Path:
     return CORPUS
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one launcher for all)
 
 
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it with apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
