@@ -512,6 +512,8 @@ def prepare(project: Path, args: argparse.Namespace) -> tuple[int, float]:
         known = {}
     if {k: known.get(k) for k in want} == want:
         say(f"reusing the generated gallery in {content}")
+        # an interrupted run may have left the "one trace changed" file changed
+        synth.write_one((content, args.traces // 2, args.tokens, args.top_k, args.format, 0))
         return int(known["bytes"]), float(known["seconds"])
     shutil.rmtree(project, ignore_errors=True)
     say(f"generating {args.traces} traces × {args.tokens} tokens ({args.format}) in {content}")

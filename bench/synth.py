@@ -217,5 +217,8 @@ def write_gallery(
 
 def change_one(folder: Path, i: int, n_tokens: int, top_k: int, fmt: str) -> None:
     """Replace trace ``i`` with a different one of the same size (a user re-ran a prompt)."""
+    target = folder / trace_name(i)
     text = WRITERS[fmt](10_000_000 + i, n_tokens, top_k)
-    (folder / trace_name(i)).write_text(text, encoding="utf-8")
+    if target.read_text(encoding="utf-8") == text:
+        raise RuntimeError(f"{target} already holds the changed trace")
+    target.write_text(text, encoding="utf-8")
