@@ -726,6 +726,12 @@ NOTE_CASES: list[Case] = [
         r":3: trace block: src 'link\.json' is outside the content folder",
     ),
     Case(
+        "trace-block-symlink-loop",
+        "loop.md",
+        b"# x\n\n```trace\nsrc: loop.json\n```\n",
+        r":3: trace block: src 'loop\.json' not found under content/",
+    ),
+    Case(
         "trace-block-missing-file",
         "missing.md",
         b"# x\n\nintro\n\n```trace\nsrc: nope.json\n```\n",
