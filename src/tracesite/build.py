@@ -63,7 +63,7 @@ from tracesite.tracejob import (
     process_file,
     process_file_args,
 )
-from tracesite.writer import SiteWriter, check_output_dir, clean_output
+from tracesite.writer import SiteWriter, check_output_dir
 
 CACHE_DIR = ".tracesite-cache"
 Emit = Callable[[BasePage, str], None]
@@ -137,8 +137,6 @@ def build_project(
     check_output_dir(output, config.project, config.build.content_dir)
     if not config.build.content_dir.is_dir():
         raise BuildError("content folder not found", path=str(config.build.content_dir))
-    if opts.clean:
-        clean_output(output)
     output.mkdir(parents=True, exist_ok=True)
     result = BuildResult(output=output)
     content = discover(config.build.content_dir)
@@ -373,7 +371,7 @@ def _write_site(
     opts: BuildOptions,
     result: BuildResult,
 ) -> None:
-    writer = SiteWriter(output)
+    writer = SiteWriter(output, clean=opts.clean)
     assets = copy_static(writer, config, content, need_bokeh=bool(entries) or _has_embeds(notes))
     site = SiteContext(
         title=config.site.title,

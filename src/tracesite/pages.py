@@ -19,7 +19,6 @@ from markupsafe import Markup
 from tracesite.config import Config, builtin_themes_dir
 from tracesite.discover import slugify
 
-
 EMPTY = Markup("")  # immutable, so safe as a dataclass default
 
 
@@ -145,6 +144,7 @@ def make_env(config: Config) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=loader,
         autoescape=True,
+        finalize=_visible_nul,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -153,6 +153,14 @@ def make_env(config: Config) -> jinja2.Environment:
     env.filters["urlpath"] = url_path
     env.filters["tag_url"] = lambda tag: f"tags/{slugify(str(tag))}/index.html"
     return env
+
+
+def _visible_nul(value: object) -> object:
+    """Every printed value: U+0000 becomes U+FFFD (an HTML parser drops NUL, merging text)."""
+    if isinstance(value, str) and "\x00" in value:
+        fixed = value.replace("\x00", "\ufffd")
+        return Markup(fixed) if isinstance(value, Markup) else fixed
+    return value
 
 
 def url_path(url: str) -> str:

@@ -138,7 +138,9 @@ def render_file(path: Path, output: Path | None, index: int = 0) -> Path:
             raise exc.located(str(note_path)) from None
         title = note.title or title
         description = note.description
-        note_html = note.html
+        from tracesite.embeds import neutralise_script_links
+
+        note_html, _ = neutralise_script_links(note.html)  # javascript: links become "#"
         options = replace(options, highlights=note.highlights)
     if output is None:
         suffix = "" if len(traces) == 1 else f"-{index + 1}"

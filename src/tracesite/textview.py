@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from html import escape
 
 import numpy as np
@@ -21,11 +22,17 @@ from tracesite.options import HeatmapOptions
 CHUNK = 500
 
 
+# Characters the text view shows as a visible code instead of themselves: C0/C1 controls (an
+# HTML parser drops U+0000, so "nul\0byte" would read "nulbyte") and bidi overrides/isolates
+# (U+202E in one token would draw every later token right to left: "Trojan Source").
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _clean(text: str) -> str:
-    """Lone surrogates (valid in JSON, not in UTF-8) become U+FFFD so the page can be written."""
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    """Lone surrogates become U+FFFD (the page must be UTF-8); controls get visible codes."""
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
 
 
 def _p_min(trace: Trace, i: int) -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -54,19 +53,34 @@ def check_output_dir(output: Path, project: Path, content: Path) -> None:
 class SiteWriter:
     """Writes site files atomically and remembers them; one instance per build."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, clean: bool = False) -> None:
         self.root = root
+        self.clean = clean
         self.written: dict[str, str] = {}  # site path -> sha1 of content
         self.sources: dict[str, str] = {}  # site path -> what produced it (for collision errors)
         self.changed: list[str] = []
         self.keys: dict[str, str] = {}  # site path -> key of the inputs it was rendered from
         self.previous, self.previous_keys = self._read_marker()
+        if clean:  # rewrite everything; whatever this build does not write goes at the end
+            self.owned = set(self.previous)
+            self.previous, self.previous_keys = {}, {}
+        else:
+            self.owned = set(self.previous)
+        # Until finish(), the record says only which files tracesite owns, not their digests:
+        # a build killed half-way may have replaced some of them, and the next build must not
+        # trust the old digests for those (nor refuse the folder as foreign).
+        root.mkdir(parents=True, exist_ok=True)
+        pending = {"generator": "tracesite", "complete": False, "owned": sorted(self.owned)}
+        atomic_write(root / MARKER, json.dumps(pending, indent=0).encode("utf-8"))
 
     def _read_marker(self) -> tuple[dict[str, str], dict[str, str]]:
         try:
             data = json.loads((self.root / MARKER).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}, {}
+        if isinstance(data, dict) and data.get("complete") is False:
+            owned = [str(p) for p in data.get("owned", []) if isinstance(p, str)]
+            return dict.fromkeys(owned, ""), {}  # a killed build: owned, digests unknown
         out = []
         for name in ("files", "keys"):
             table = data.get(name, {}) if isinstance(data, dict) else {}
@@ -109,7 +123,7 @@ class SiteWriter:
         digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
         self.written[rel] = digest
         target = self.root / rel
-        if self.previous.get(rel) == digest and target.is_file():
+        if digest and self.previous.get(rel) == digest and target.is_file():
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, raw)
@@ -121,14 +135,25 @@ class SiteWriter:
     def finish(self) -> list[str]:
         """Remove files of the previous build that this build did not write; write the marker."""
         removed = []
-        for rel in sorted(set(self.previous) - set(self.written)):
+        stale = set(self.owned) - set(self.written)
+        if self.clean:  # --clean: nothing but what this build wrote stays
+            stale |= {
+                p.relative_to(self.root).as_posix()
+                for p in self.root.rglob("*")
+                if (p.is_file() or p.is_symlink()) and p.name != MARKER
+            } - set(self.written)
+        for rel in sorted(stale):
             target = self.root / rel
-            if target.is_file() and target.resolve().is_relative_to(self.root.resolve()):
+            if target.is_symlink():
+                target.unlink()
+                removed.append(rel)
+            elif target.is_file() and target.resolve().is_relative_to(self.root.resolve()):
                 target.unlink()
                 removed.append(rel)
                 _prune_empty_dirs(target.parent, self.root)
         marker = {
             "generator": "tracesite",
+            "complete": True,
             "files": dict(sorted(self.written.items())),
             "keys": dict(sorted(self.keys.items())),
         }
@@ -155,18 +180,3 @@ def _prune_empty_dirs(folder: Path, root: Path) -> None:
         except OSError:
             return
         folder = folder.parent
-
-
-def clean_output(output: Path) -> None:
-    """Empty an output folder tracesite wrote (checked by :func:`check_output_dir` first)."""
-    if not output.is_dir():
-        return
-    if not (output / MARKER).is_file():
-        if any(output.iterdir()):
-            raise BuildError("refusing to clean a folder tracesite did not write", path=str(output))
-        return
-    for child in output.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()

@@ -206,10 +206,10 @@ def small_extra(d: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
 
     Values must stay JSON-serialisable and small (ids, usage, fingerprints), never token lists.
     """
-    return {k: d[k] for k in keys if d.get(k) is not None and _json_safe(d[k])}
+    return {k: d[k] for k in keys if d.get(k) is not None and json_safe(d[k])}
 
 
-def _json_safe(value: Any, depth: int = 0) -> bool:
+def json_safe(value: Any, depth: int = 0) -> bool:
     """JSON-serialisable without NaN/inf and without deep nesting (so native files stay valid)."""
     if depth > 8:
         return False
@@ -218,9 +218,9 @@ def _json_safe(value: Any, depth: int = 0) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, list):
-        return len(value) <= 100 and all(_json_safe(v, depth + 1) for v in value)
+        return len(value) <= 100 and all(json_safe(v, depth + 1) for v in value)
     if isinstance(value, dict):
         return len(value) <= 100 and all(
-            isinstance(k, str) and _json_safe(v, depth + 1) for k, v in value.items()
+            isinstance(k, str) and json_safe(v, depth + 1) for k, v in value.items()
         )
     return False

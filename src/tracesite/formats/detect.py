@@ -223,6 +223,8 @@ _STREAM_READERS: dict[str, StreamReader] = {
 
 def _is_stream(kind: str, events: Events, sse: bool) -> bool:
     """Whether same-kind values are chunks of one response rather than separate documents."""
+    if not all(isinstance(obj, dict) for _, obj in events):
+        return False  # a number or list among the values: separate documents, each judged alone
     if kind in ("chat", "responses", "tgi"):
         return True
     if kind == "llamacpp":

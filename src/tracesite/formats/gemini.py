@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
-from tracesite.formats.common import describe, expect_dict, expect_list, fail, optional_str
+from tracesite.formats.common import (
+    describe,
+    expect_dict,
+    expect_list,
+    fail,
+    json_safe,
+    optional_str,
+)
 from tracesite.formats.entries import id_of, logprob_of
 from tracesite.model import Trace, TraceMeta
 
@@ -117,8 +124,8 @@ def _response_meta(d: dict[str, Any], addr: str) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for camel in ("responseId", "usageMetadata"):
         value = get(d, camel)
-        if isinstance(value, str | dict):
-            extra[camel] = value
+        if isinstance(value, str) or (isinstance(value, dict) and json_safe(value)):
+            extra[camel] = value  # NaN or huge nesting in usage never reaches the cache
     return {
         "model": optional_str(get(d, "modelVersion"), f"{addr}.{key_of(d, 'modelVersion')}"),
         "created": optional_str(get(d, "createTime"), f"{addr}.{key_of(d, 'createTime')}"),
@@ -163,6 +170,8 @@ _NO_LOGPROBS = "no candidate has a logprobsResult (request responseLogprobs: tru
 def is_gemini_stream(events: Sequence[tuple[str, Any]]) -> bool:
     """Several responses are chunks of one ``streamGenerateContent`` when they share a
     ``responseId`` (separate responses each have their own)."""
+    if not all(isinstance(obj, dict) for _, obj in events):
+        return False
     ids = {get(obj, "responseId") for _, obj in events}
     return len(events) > 1 and len(ids) == 1 and isinstance(next(iter(ids)), str)
 
