@@ -107,3 +107,22 @@ def test_memo_across_rebuilds_stays_correct(make_project):
     r = build_project(proj, BuildOptions(quiet=True, jobs=1), memo)
     assert r.ok and r.rendered == 2
     assert (proj / "site/traces/b/index.html").is_file()
+
+
+def test_cache_hits_never_start_worker_processes(make_project, monkeypatch):
+    """A pool costs seconds to start on two cores; a note edit must not pay for one."""
+    import tracesite.build as build_mod
+
+    proj = make_project({f"content/t{i:02d}.json": native_trace(10, seed=i) for i in range(12)})
+    assert build_project(proj, BuildOptions(quiet=True, jobs=2)).rendered == 12
+    pools: list[int] = []
+    real = build_mod.ProcessPoolExecutor
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        pools.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build_mod, "ProcessPoolExecutor", counting)
+    (proj / "content/t03.md").write_text("a new note\n")
+    r = build_project(proj, BuildOptions(quiet=True, jobs=2))
+    assert r.ok and r.rendered == 0 and pools == []

@@ -187,17 +187,12 @@ def test_poll_mode_sees_changes(tmp_path):
         assert b"seen by polling" in get(server, "/pages/hello/")[2]
 
 
-def test_small_content_edits_rebuild_in_one_process(tmp_path):
-    """A pool of workers costs seconds to start: not worth it for a note edit."""
+def test_rebuilds_are_dev_builds_into_the_temporary_folder(tmp_path):
+    """serve builds with drafts shown, quietly, never into site/ (the build picks its workers)."""
     proj = make_fake_project(tmp_path / "p")
     build = FakeBuild()
     with running(proj, build=build) as server:
         (proj / "content/hello.txt").write_text("one file")
         server.wait_for_build(2, timeout=10)
-        (proj / "tracesite.toml").write_text('[site]\ntitle = "x"\n')  # may re-render all
-        server.wait_for_build(3, timeout=10)
-        for i in range(9):  # many new traces at once: worth a pool
-            (proj / f"content/new{i}.txt").write_text("new")
-        server.wait_for_build(4, timeout=10)
-        assert [o.jobs for o in build.options] == [None, 1, None, None]
-        assert all(o.dev and o.quiet for o in build.options)
+        assert all(o.dev and o.quiet and o.jobs is None for o in build.options)
+        assert all(o.output is not None and o.output != proj / "site" for o in build.options)
