@@ -13,6 +13,7 @@ unescaping them on every page write, and lets a cache hit read the first line on
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -175,17 +176,22 @@ def lookup(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path) -> Fi
 
 def _settle_heap() -> None:
     """Once the renderer is imported, keep the objects alive so far out of the garbage
-    collector's walks (``gc.freeze``).
+    collector's walks (``gc.freeze``), once per process.
 
     Parsing and rendering one 1,000-token trace allocates tens of thousands of containers, which
-    triggers collections, and with Bokeh imported every full collection also walks its ~100k
-    module objects: the collector took a quarter of the per-file time (9.5 of 38 ms, measured
-    with ``gc.callbacks``), and JSON parsing ran 2.5x slower than in a bare interpreter.
-    Frozen, it takes ~1.5 ms. Done once per process (the interpreter's freeze count tells),
-    after the first render has imported Bokeh, and after a collection so no garbage is frozen.
+    triggers collections, and with Bokeh imported the older-generation collections also walk its
+    ~100k module objects: the collector took a quarter of the per-file time (9.6 of 39 ms,
+    measured with ``gc.callbacks``), and JSON parsing ran 2.5x slower than in a bare
+    interpreter. Frozen, it takes ~2.5 ms. Waits for the first render to have imported Bokeh.
     """
-    if gc.get_freeze_count() or "bokeh.embed" not in sys.modules:
-        return
+    if "bokeh.embed" in sys.modules:
+        _freeze_once()
+
+
+@functools.cache
+def _freeze_once() -> None:
+    # A latch, not gc.get_freeze_count(): that walks the whole frozen list (~100k objects,
+    # ~10 ms of cache misses) on every call. Collect first, so no garbage is frozen for good.
     gc.collect()
     gc.freeze()
 
