@@ -442,3 +442,23 @@ def test_a_first_build_killed_half_way_does_not_lock_the_folder(
     r = run("build", cwd=proj, timeout=900)
     assert r.returncode == 0, r.stderr
     assert_usable(site, _pages(site))
+
+
+def test_deploy_refuses_a_folder_whose_last_build_did_not_finish(tmp_path: Path) -> None:
+    """A killed build leaves the record marked incomplete; publishing it would ship a mix."""
+    from tracesite.deploy import DeployOptions, deploy_project
+    from tracesite.errors import DeployError
+    from tracesite.writer import MARKER, SiteWriter
+
+    proj = tmp_path / "p"
+    (proj / "content").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(proj)], check=True)
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    subprocess.run(["git", "-C", str(proj), "remote", "add", "origin", str(bare)], check=True)
+    SiteWriter(proj / "site")  # a build that started and was killed before finish()
+    assert '"complete": false' in (proj / "site" / MARKER).read_text()
+    with pytest.raises(DeployError, match="did not finish"):
+        deploy_project(proj, DeployOptions(build=False, quiet=True))
+    refs = subprocess.run(["git", "-C", str(bare), "branch", "-a"], capture_output=True, text=True)
+    assert refs.stdout.strip() == ""  # nothing pushed

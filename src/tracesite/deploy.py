@@ -407,6 +407,12 @@ def _site_folder(project: Path, options: DeployOptions, output_dir: Path, conten
             "refusing to publish it",
             path=str(output_dir),
         )
+    if '"complete": false' in (site / MARKER).read_text(encoding="utf-8", errors="replace"):
+        raise DeployError(
+            "the last build of this folder did not finish; run `tracesite build` again "
+            "before publishing it",
+            path=str(output_dir),
+        )
     check_output_dir(site, project, content)
     return site
 

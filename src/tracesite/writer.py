@@ -17,6 +17,7 @@ from pathlib import Path
 from tracesite.errors import BuildError
 
 MARKER = ".tracesite-build"
+TMP_PREFIX = ".tmp-"
 
 
 def check_output_dir(output: Path, project: Path, content: Path) -> None:
@@ -80,6 +81,7 @@ class SiteWriter:
             return {}, {}
         if isinstance(data, dict) and data.get("complete") is False:
             owned = [str(p) for p in data.get("owned", []) if isinstance(p, str)]
+            self._sweep_temporaries()
             return dict.fromkeys(owned, ""), {}  # a killed build: owned, digests unknown
         out = []
         for name in ("files", "keys"):
@@ -88,6 +90,12 @@ class SiteWriter:
                 {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
             )
         return out[0], out[1]
+
+    def _sweep_temporaries(self) -> None:
+        """Remove half-written files a killed build left (only ever our own ``.tmp-*.part``)."""
+        for tmp in self.root.rglob(f"{TMP_PREFIX}*.part"):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
 
     def unchanged(self, rel: str, key: str, source: str = "") -> bool:
         """True (and the file kept) when ``rel`` was last rendered from inputs with this key.
@@ -162,7 +170,8 @@ class SiteWriter:
 
 
 def atomic_write(target: Path, raw: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    # ".tmp-*" and no ".html" ending: a leftover of a killed build is never taken for a page
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
