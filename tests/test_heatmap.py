@@ -349,8 +349,7 @@ def test_show_trace_outside_jupyter_returns_a_self_contained_view(tmp_path: Path
 
 
 def test_show_trace_in_jupyter_displays_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("IPython")
-    import IPython
+    import IPython  # a test dependency: the Jupyter path is tested, never skipped
     import IPython.display
 
     shown: list[Any] = []
