@@ -55,6 +55,7 @@ class Run:
     seconds: float
     max_process_mb: float  # largest single process of the tree (ru_maxrss via wait4)
     tree_peak_mb: float  # sum over the live tree, sampled
+    main_peak_mb: float  # the command's own process (the build's main process), sampled
     cpu_seconds: float  # user + system time of the process and the descendants it waited for
     returncode: int
     log: str = ""
@@ -77,25 +78,27 @@ def _children_map() -> dict[int, list[int]]:
     return kids
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, now (MB)."""
+def tree_rss_mb(root: int) -> tuple[float, float]:
+    """Resident memory of ``root`` and all its descendants, and of ``root`` alone, now (MB)."""
     kids = _children_map()
     page = os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
+    total, own, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         todo.extend(kids.get(pid, ()))
         try:
             with open(f"/proc/{pid}/statm", "rb") as fh:
-                total += int(fh.read().split()[1]) * page
+                rss = int(fh.read().split()[1]) * page
         except (OSError, IndexError, ValueError):
             continue
-    return total / MB
+        total += rss
+        own = rss if pid == root else own
+    return total / MB, own / MB
 
 
 def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Run:
     """Run ``cmd`` to completion; wall time, peak RSS of its tree, output saved to ``log``."""
-    peak = [0.0]
+    peak = [0.0, 0.0]
     done = threading.Event()
     with log.open("wb") as out:
         started = time.perf_counter()
@@ -103,7 +106,8 @@ def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Run
 
         def sample() -> None:
             while not done.wait(0.1):
-                peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+                tree, own = tree_rss_mb(proc.pid)
+                peak[0], peak[1] = max(peak[0], tree), max(peak[1], own)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -116,7 +120,7 @@ def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Run
         sampler.join()
     text = log.read_text(encoding="utf-8", errors="replace")
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(seconds, usage.ru_maxrss / 1024, peak[0], cpu, proc.returncode, text)
+    return Run(seconds, usage.ru_maxrss / 1024, peak[0], peak[1], cpu, proc.returncode, text)
 
 
 def check(run: Run, what: str) -> Run:
@@ -532,6 +536,7 @@ def best(runs: list[Run]) -> Run:
     fastest = min(runs, key=lambda r: r.seconds)
     fastest.max_process_mb = max(r.max_process_mb for r in runs)
     fastest.tree_peak_mb = max(r.tree_peak_mb for r in runs)
+    fastest.main_peak_mb = max(r.main_peak_mb for r in runs)
     return fastest
 
 

@@ -82,13 +82,15 @@ def main(argv: list[str] | None = None) -> None:
         f"Machine: {bench_build.machine()}. Cold builds, `--jobs {args.jobs}`, {args.format} input, "
         f"code: {code.label if code else 'the working tree'}.",
         "",
-        "| gallery | input | cold build | peak RSS, largest process | peak RSS, whole tree |",
-        "|---|---|---|---|---|",
+        "| gallery | input | cold build | peak RSS: main process | largest process "
+        "| whole tree (summed) |",
+        "|---|---|---|---|---|---|",
     ]
     for label, size, run in rows:
         lines.append(
             f"| {label} | {size / bench_build.MB:,.0f} MB | {run.seconds:.1f} s "
-            f"| {run.max_process_mb:,.0f} MB | {run.tree_peak_mb:,.0f} MB |"
+            f"| {run.main_peak_mb:,.0f} MB | {run.max_process_mb:,.0f} MB "
+            f"| {run.tree_peak_mb:,.0f} MB |"
         )
     table = "\n".join(lines)
     print(table)
