@@ -224,3 +224,14 @@ def json_safe(value: Any, depth: int = 0) -> bool:
             isinstance(k, str) and json_safe(v, depth + 1) for k, v in value.items()
         )
     return False
+
+
+#: JSON integers below this do not fit a float.
+MIN_INT = -(10**308)
+
+
+def plain_logprob(lp: Any) -> bool:
+    """True for a logprob the fast paths may take as is: a float <= 1e-6 that is not NaN, or an
+    integer that fits a float and is <= 0. Anything else goes through the addressed checks."""
+    t = type(lp)
+    return (t is float and lp <= 1e-6 and lp == lp) or (t is int and MIN_INT < lp <= 0)

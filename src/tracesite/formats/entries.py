@@ -13,11 +13,10 @@ from typing import Any
 
 from tracesite.errors import TraceReadError
 from tracesite.formats.builder import TraceBuilder
-from tracesite.formats.common import describe, expect_prob, fail
+from tracesite.formats.common import MIN_INT, describe, expect_prob, fail, plain_logprob
 
 _MAX_ID = 2**63 - 1
 #: JSON integers below this do not fit a float (fast paths leave them to :func:`logprob_of`).
-_MIN_INT = -(10**308)
 
 
 def _bad_number(addr: str, value: Any) -> TraceReadError:
@@ -35,7 +34,7 @@ def logprob_of(value: Any, addr: str) -> float | None:
         return value  # type: ignore[no-any-return]
     if t is int and value <= 0:
         # JSON integers are unbounded; one too large for a float is far below any sentinel
-        return float(value) if value > _MIN_INT else -1e308
+        return float(value) if value > MIN_INT else -1e308
     if value is None:
         return None
     raise _bad_number(addr, value)
@@ -97,10 +96,7 @@ def _fast(e: Any) -> tuple[str, float | None, bytes | None, int] | None:
         return None
     tok = e.get("token")
     lp = e.get("logprob", e)
-    t = type(lp)
-    if type(tok) is not str or not (
-        (t is float and lp <= 1e-6 and lp == lp) or (t is int and _MIN_INT < lp <= 0)
-    ):
+    if type(tok) is not str or not plain_logprob(lp):
         return None
     raw = e.get("bytes")
     if raw is not None:

@@ -15,14 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
-from tracesite.formats.common import describe, expect_dict, expect_list, expect_prob, fail
+from tracesite.formats.common import (
+    describe,
+    expect_dict,
+    expect_list,
+    expect_prob,
+    fail,
+    plain_logprob,
+)
 from tracesite.formats.entries import bytes_of, id_of, logprob_of
 from tracesite.model import Trace, TraceMeta
 
 FORMAT_NAME = "native"
 VERSION = 1
 _META_KEYS = ("model", "created", "prompt", "finish_reason")
-_MIN_INT = -(10**308)  # JSON integers below this do not fit a float
 _MAX_ID = 2**63 - 1
 
 
@@ -51,8 +57,7 @@ def _candidate(d: Any, addr: str, utf8: bool) -> tuple[str, float | None, bytes 
     if type(text) is not str:
         raise fail(f"{addr}.text", f"expected a string, got {describe(text)}")
     lp = d.get("logprob", d)
-    t = type(lp)
-    if not ((t is float and lp <= 1e-6 and lp == lp) or (t is int and _MIN_INT < lp <= 0)):
+    if not plain_logprob(lp):
         if "logprob" in d:
             lp = logprob_of(d["logprob"], f"{addr}.logprob")
         elif "prob" in d:
@@ -78,10 +83,7 @@ def _fast(d: Any, utf8: bool) -> tuple[str, float | None, bytes | None, int] | N
         return None
     text = d.get("text")
     lp = d.get("logprob", d)
-    t = type(lp)
-    if type(text) is not str or not (
-        (t is float and lp <= 1e-6 and lp == lp) or (t is int and _MIN_INT < lp <= 0)
-    ):
+    if type(text) is not str or not plain_logprob(lp):
         return None
     if "bytes" in d:
         raw = d["bytes"]
