@@ -327,7 +327,9 @@ def test_python_api_build_from_a_script_without_main_guard(make_project):
         f"r = build_project(Path({str(proj)!r}), BuildOptions(quiet=True, jobs=2))\n"
         "print('OK', r.ok, r.n_traces, r.rendered)\n"
     )
-    r = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["RUN", "OK", "True", "12", "12"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from conftest import native_trace
 
+from conftest import native_trace
 from tracesite import pages
 from tracesite.build import BuildOptions, build_project
 
@@ -92,7 +92,9 @@ def test_memo_across_rebuilds_stays_correct(make_project):
 
     from tracesite.build import BuildMemo
 
-    proj = make_project({"content/a.json": native_trace(10, seed=1), "content/b.json": native_trace(10, seed=2)})
+    proj = make_project(
+        {"content/a.json": native_trace(10, seed=1), "content/b.json": native_trace(10, seed=2)}
+    )
     memo = BuildMemo()
     assert build_project(proj, BuildOptions(quiet=True, jobs=1), memo).rendered == 2
     assert build_project(proj, BuildOptions(quiet=True, jobs=1), memo).rendered == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracesite.errors import TracesiteError, TraceReadError
+from tracesite.errors import TraceReadError, TracesiteError
 from tracesite.formats import load
 from tracesite.model import Trace, TraceMeta, TraceStats
 

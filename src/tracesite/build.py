@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
@@ -20,53 +20,27 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import click
-from markupsafe import Markup
 
-from tracesite import __version__
 from tracesite.config import Config, load_config
-from tracesite.discover import Content, TraceSource, discover, slugify
-from tracesite.embeds import EmbedRenderer
+from tracesite.discover import Content, TraceSource, discover
 from tracesite.errors import BuildError, ErrorCollection, NoteError, TracesiteError
 from tracesite.notes import Note, read_note
 from tracesite.options import HeatmapOptions
-from tracesite.pages import (
-    BasePage,
-    ErrorPage,
-    IndexPage,
-    Renderer,
-    SiteContext,
-    StandalonePage,
-    TagPage,
-    TagsPage,
-    TracePage,
-    relative,
-    root_for,
-    url_path,
-)
 from tracesite.siteindex import (
     TraceEntry,
     make_card,
-    metadata_rows,
-    search_index_js,
-    sections,
-    sitemap_xml,
-    stat_rows,
-    tag_counts,
-    tag_url,
 )
-from tracesite.staticfiles import copy_static
+from tracesite.sitewrite import write_site
 from tracesite.tracejob import (
+    CACHE_DIR,
     FileResult,
     has_entry,
-    load_fragments,
     lookup,
     process_file,
     process_file_args,
 )
-from tracesite.writer import SiteWriter, check_output_dir
+from tracesite.writer import check_output_dir
 
-CACHE_DIR = ".tracesite-cache"
-Emit = Callable[[BasePage, str], None]
 Task = tuple[Path, str, HeatmapOptions, Path]
 FILES_PER_WORKER = 4  # below this many uncached files per worker, a pool costs more than it saves
 
@@ -143,7 +117,7 @@ def build_project(
     memo = memo if memo is not None else BuildMemo()
     notes = _read_notes(content, config, result, memo)
     entries = _process_traces(content, notes, config, opts, result, memo)
-    _write_site(config, content, notes, entries, output, opts, result)
+    write_site(config, content, notes, entries, output, opts, result)
     result.seconds = time.perf_counter() - started
     if opts.strict and result.warnings and not result.errors:
         result.errors.append(BuildError(f"{len(result.warnings)} warning(s) and --strict"))
@@ -305,265 +279,6 @@ def _process_traces(
             entries.append(TraceEntry(src, s, res.key, note, make_card(src, s, note)))
     result.n_traces = len(entries)
     return entries
-
-
-class PageEmitter:
-    """Renders pages and writes them; template failures become errors against the source."""
-
-    def __init__(self, renderer: Renderer, writer: SiteWriter, result: BuildResult) -> None:
-        self.renderer, self.writer, self.result = renderer, writer, result
-        self.pages: list[str] = []
-
-    def unchanged(self, url: str, key: str, source: str) -> bool:
-        """True when the page at ``url`` was built from the same inputs and is kept as is."""
-        try:
-            kept = self.writer.unchanged(url, key, source)
-        except BuildError as exc:
-            self.result.errors.append(exc)
-            return True
-        if kept:
-            self.pages.append(url)
-        return kept
-
-    def emit(self, page: BasePage, source: str, key: str = "") -> None:
-        try:
-            html = self.renderer.render(page)
-        except TracesiteError as exc:
-            self.result.errors.append(exc)
-            return
-        except Exception as exc:  # a template bug: report it against the template, keep going
-            self.result.errors.append(
-                BuildError(f"template error: {type(exc).__name__}: {exc}", path=source)
-            )
-            return
-        try:
-            self.writer.write(page.url, html, source=source, key=key)
-        except BuildError as exc:
-            self.result.errors.append(exc)
-            return
-        self.pages.append(page.url)
-
-
-def _key(*parts: object) -> str:
-    h = hashlib.sha1(usedforsecurity=False)
-    for part in parts:
-        h.update(repr(part).encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _theme_fingerprint(config: Config, site: SiteContext) -> str:
-    """Changes when the templates, the site context or the heatmap options change."""
-    parts: list[object] = [__version__, site, config.heatmap, config.site]
-    for folder in config.build.theme_dirs:
-        for f in sorted((folder / "templates").rglob("*")):
-            if f.is_file():
-                parts.append((f.as_posix(), f.read_bytes()))
-    return _key(*parts)
-
-
-def _write_site(
-    config: Config,
-    content: Content,
-    notes: dict[Path, Note],
-    entries: list[TraceEntry],
-    output: Path,
-    opts: BuildOptions,
-    result: BuildResult,
-) -> None:
-    writer = SiteWriter(output, clean=opts.clean)
-    assets = copy_static(writer, config, content, need_bokeh=bool(entries) or _has_embeds(notes))
-    site = SiteContext(
-        title=config.site.title,
-        description=config.site.description,
-        base_url=config.site.base_url,
-        version=__version__,
-        bokeh_js=assets.bokeh_js,
-        heatmap_css=assets.heatmap_css,
-        heatmap_js=assets.heatmap_js,
-    )
-    out = PageEmitter(Renderer(config, site), writer, result)
-    emit = out.emit
-    theme_key = _theme_fingerprint(config, site)
-    urls = _source_urls(config, content, entries)
-    embedder = EmbedRenderer(config, result, urls)
-    _write_trace_pages(config, entries, out, embedder, _key(theme_key, sorted(urls.items())))
-    _write_standalone(config, content, notes, emit, embedder, opts)
-    by_tag = tag_counts(entries)
-    for tag, cards in by_tag.items():
-        url = tag_url(tag)
-        emit(
-            TagPage(
-                title=f"Tag: {tag}",
-                root=root_for(url),
-                url=url,
-                kind="tag",
-                tag=tag,
-                cards=tuple(cards),
-            ),
-            f"tag {tag}",
-        )
-    tags_rows = tuple(
-        (t, relative("tags/index.html", tag_url(t)), len(c)) for t, c in by_tag.items()
-    )
-    emit(
-        TagsPage(title="Tags", root="../", url="tags/index.html", kind="tags", tags=tags_rows),
-        "tags",
-    )
-    writer.write("assets/search-index.js", search_index_js(entries))
-    intro = notes.get(config.build.content_dir / "index.md")
-    emit(
-        IndexPage(
-            title=config.site.title,
-            root="",
-            url="index.html",
-            kind="index",
-            description=config.site.description,
-            sections=sections(entries),
-            tags=tuple((t, len(c)) for t, c in by_tag.items()),
-            intro_html=Markup(intro.html) if intro else Markup(""),
-            n_traces=len(entries),
-        ),
-        "index",
-    )
-    emit(
-        ErrorPage(
-            title="Page not found",
-            root="",
-            url="404.html",
-            kind="404",
-            base_path=config.site.base_path,
-        ),
-        "404",
-    )
-    writer.write(".nojekyll", "")
-    if config.site.absolute:
-        writer.write(
-            "sitemap.xml",
-            sitemap_xml(config.site.base_url, [url_path(u) for u in out.pages if u != "404.html"]),
-        )
-    writer.finish()
-    result.n_pages = len(out.pages)
-    result.changed = list(writer.changed)
-
-
-def _standalone_url(rel: str) -> str:
-    """``about.md`` -> ``about/index.html``; ``guides/Setup.md`` -> ``guides/setup/index.html``."""
-    return "/".join(slugify(p) for p in Path(rel[:-3]).parts) + "/index.html"
-
-
-def _source_urls(config: Config, content: Content, entries: list[TraceEntry]) -> dict[str, str]:
-    """Where each content file ended up, for rewriting links between notes."""
-    urls: dict[str, str] = {rel: rel for _, rel in content.static}
-    for _, rel in content.pages:
-        urls[rel] = "index.html" if rel == "index.md" else _standalone_url(rel)
-    for e in entries:
-        urls.setdefault(e.source.rel, e.card.url)  # the first trace of a file
-        if e.source.note is not None:
-            urls.setdefault(
-                e.source.note.relative_to(config.build.content_dir).as_posix(), e.card.url
-            )
-    return urls
-
-
-def _has_embeds(notes: dict[Path, Note]) -> bool:
-    return any(n.embeds for n in notes.values())
-
-
-def _write_trace_pages(
-    config: Config,
-    entries: list[TraceEntry],
-    out: PageEmitter,
-    embedder: EmbedRenderer,
-    links_key: str,
-) -> None:
-    cache_dir = config.project / CACHE_DIR
-    fragments: list[dict[str, str]] = []
-    loaded_key = ""
-    for i, e in enumerate(entries):
-        prev_e = entries[i - 1] if i > 0 else None
-        next_e = entries[i + 1] if i + 1 < len(entries) else None
-        # Everything the page is made from; embeds depend on other files, so never skipped.
-        key = _key(
-            links_key,
-            e.cache_key,
-            e.summary.index,
-            e.card,
-            e.note,
-            prev_e.card if prev_e else None,
-            next_e.card if next_e else None,
-        )
-        if not (e.note and e.note.embeds) and out.unchanged(e.card.url, key, e.source.rel):
-            continue
-        if e.cache_key != loaded_key:
-            fragments, loaded_key = load_fragments(cache_dir, e.cache_key), e.cache_key
-        frag = fragments[e.summary.index]
-        url = e.card.url
-        marks = [
-            (h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}")
-            for h in (e.note.highlights if e.note else ())
-        ]
-        marks += [
-            (f"p < {config.heatmap.low_confidence:g} at {p}", f"#pos-{p}")
-            for p in e.summary.low_confidence
-        ]
-        hidden = e.summary.n_low_confidence - len(e.summary.low_confidence)
-        if hidden > 0:  # the heatmap marks them all; the list names the lowest
-            marks.append((f"… and {hidden} more with p < {config.heatmap.low_confidence:g}", "#"))
-        note_html = embedder.fill(e.note, url) if e.note else Markup("")
-        out.emit(
-            TracePage(
-                title=e.card.title,
-                root=root_for(url),
-                url=url,
-                kind="trace",
-                description=e.card.description,
-                card=e.card,
-                heatmap_script=Markup(frag["script"]),
-                heatmap_div=Markup(frag["div"]),
-                text_view=Markup(frag["text_view"]),
-                stats=stat_rows(e.summary, config.heatmap.low_confidence),
-                metadata=metadata_rows(e),
-                note_html=note_html,
-                toc_html=Markup(e.note.toc_html) if e.note else Markup(""),
-                previous=prev_e.card if prev_e else None,
-                next=next_e.card if next_e else None,
-                marks=tuple(marks),
-                index_in_file=e.summary.index,
-            ),
-            e.source.rel,
-            key,
-        )
-
-
-def _write_standalone(
-    config: Config,
-    content: Content,
-    notes: dict[Path, Note],
-    emit: Emit,
-    embedder: EmbedRenderer,
-    opts: BuildOptions,
-) -> None:
-    for path, rel in content.pages:
-        note = notes.get(path)
-        if note is None or (note.draft and not opts.dev):
-            continue
-        if rel == "index.md":
-            continue  # the gallery's introduction
-        url = _standalone_url(rel)
-        emit(
-            StandalonePage(
-                title=note.title or Path(rel).stem,
-                root=root_for(url),
-                url=url,
-                kind="page",
-                description=note.description,
-                body_html=embedder.fill(note, url),
-                toc_html=Markup(note.toc_html),
-                has_heatmap=bool(note.embeds),
-            ),
-            rel,
-        )
 
 
 __all__ = ["BuildOptions", "BuildResult", "ErrorCollection", "build_project"]

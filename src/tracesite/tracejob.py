@@ -32,6 +32,8 @@ from tracesite.formats import read_bytes
 from tracesite.model import Trace
 from tracesite.options import HeatmapOptions
 
+#: The render cache, under the project folder; safe to delete at any time.
+CACHE_DIR = ".tracesite-cache"
 #: Bump when rendered output changes shape, so old cache entries are never reused.
 RENDER_VERSION = "2"
 MAX_MARKS = 50  # low-confidence links listed beside a heatmap: the lowest p
