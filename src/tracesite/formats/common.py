@@ -235,3 +235,16 @@ def plain_logprob(lp: Any) -> bool:
     integer that fits a float and is <= 0. Anything else goes through the addressed checks."""
     t = type(lp)
     return (t is float and lp <= 1e-6 and lp == lp) or (t is int and MIN_INT < lp <= 0)
+
+
+def plain_bytes(raw: Any) -> tuple[bool, bytes | None]:
+    """For the fast paths: (ok, value) of an OpenAI-style ``bytes`` field (a list of 0..255, or
+    null). Not ok means "odd": the caller reads the entry again with addressed checks."""
+    if raw is None:
+        return True, None
+    if type(raw) is not list:
+        return False, None
+    try:
+        return True, bytes(raw)
+    except (TypeError, ValueError):
+        return False, None

@@ -13,7 +13,14 @@ from typing import Any
 
 from tracesite.errors import TraceReadError
 from tracesite.formats.builder import TraceBuilder
-from tracesite.formats.common import MIN_INT, describe, expect_prob, fail, plain_logprob
+from tracesite.formats.common import (
+    MIN_INT,
+    describe,
+    expect_prob,
+    fail,
+    plain_bytes,
+    plain_logprob,
+)
 
 _MAX_ID = 2**63 - 1
 #: JSON integers below this do not fit a float (fast paths leave them to :func:`logprob_of`).
@@ -98,14 +105,9 @@ def _fast(e: Any) -> tuple[str, float | None, bytes | None, int] | None:
     lp = e.get("logprob", e)
     if type(tok) is not str or not plain_logprob(lp):
         return None
-    raw = e.get("bytes")
-    if raw is not None:
-        if type(raw) is not list:
-            return None
-        try:
-            raw = bytes(raw)
-        except (TypeError, ValueError):
-            return None
+    ok, raw = plain_bytes(e.get("bytes"))
+    if not ok:
+        return None
     tid = e.get("id")
     if tid is None:
         tid = -1

@@ -21,6 +21,7 @@ from tracesite.formats.common import (
     expect_list,
     expect_prob,
     fail,
+    plain_bytes,
     plain_logprob,
 )
 from tracesite.formats.entries import bytes_of, id_of, logprob_of
@@ -86,14 +87,9 @@ def _fast(d: Any, utf8: bool) -> tuple[str, float | None, bytes | None, int] | N
     if type(text) is not str or not plain_logprob(lp):
         return None
     if "bytes" in d:
-        raw = d["bytes"]
-        if raw is not None:
-            if type(raw) is not list:
-                return None
-            try:
-                raw = bytes(raw)
-            except (TypeError, ValueError):
-                return None
+        ok, raw = plain_bytes(d["bytes"])
+        if not ok:
+            return None
     elif utf8:
         raw = text.encode("utf-8", "surrogatepass")
     else:
