@@ -275,6 +275,12 @@ TRACE_CASES: list[Case] = [
     Case("empty-array", "empty-array.json", b"[]", UNKNOWN_FORMAT),
     Case("json-null", "null.json", b"null", UNKNOWN_FORMAT + r" \(got null\)"),
     Case("json-string", "string.json", b'"hello"', UNKNOWN_FORMAT + r' \(got "hello"\)'),
+    Case(  # found by atheris in CI: it used to give no trace and no error
+        "bare-logprobs-content-null",
+        "content-null.json",
+        b'{"content": null}',
+        r"\$\.content: no token list \(content is null and there is no refusal\)",
+    ),
     Case(
         "unknown-format",
         "unknown.json",

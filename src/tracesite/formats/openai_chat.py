@@ -120,9 +120,12 @@ def read_bare_logprobs(obj: Any, source: str, addr: str = "$") -> list[Trace]:
         read_entries(obj, addr, b)
         b.mark_specials(None)
         return [b.build(TraceMeta(source=source, format=CHAT))]
-    return read_chat_logprobs(
+    traces = read_chat_logprobs(
         expect_dict(obj, addr), addr, {}, {"source": source, "extra": {}}, CHAT
     )
+    if not traces:
+        raise fail(f"{addr}.content", "no token list (content is null and there is no refusal)")
+    return traces
 
 
 @dataclass
