@@ -105,7 +105,7 @@ def main() -> int:
 
     from playwright.sync_api import expect
 
-    from tracesite.build import BuildOptions, BuildResult, build_project
+    from tracesite.build import BuildMemo, BuildOptions, BuildResult, build_project
     from tracesite.serve import DevServer
 
     tmp = None
@@ -123,12 +123,12 @@ def main() -> int:
             file=sys.stderr,
         )
         log: list[tuple[float, str]] = []
-        build = build_project
+        build = None  # the server's own build, with the memo it keeps between rebuilds
         if args.build_jobs:
-            jobs = args.build_jobs
+            jobs, memo = args.build_jobs, BuildMemo()
 
             def build(p: Path, o: BuildOptions) -> BuildResult:
-                return build_project(p, replace(o, jobs=jobs))
+                return build_project(p, replace(o, jobs=jobs), memo)
 
         def record(line: str) -> None:
             log.append((time.time(), line))

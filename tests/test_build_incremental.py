@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections import Counter
 
 import pytest
@@ -49,7 +51,8 @@ def test_editing_a_note_rerenders_only_its_page(make_project, rendered):
     (proj / "content/t2.md").write_text("---\ntitle: Two\n---\nSecond version.\n")
     result = build_project(proj, BuildOptions(quiet=True, jobs=1))
     assert result.ok
-    assert [u for u in rendered if u.startswith("traces/")] == ["traces/t2/index.html"]
+    # the cards did not change, so the index, tag pages and neighbours are kept as they are
+    assert list(rendered) == ["traces/t2/index.html"]
     assert "Second version." in (proj / "site/traces/t2/index.html").read_text()
 
 
@@ -64,6 +67,9 @@ def test_a_new_title_rerenders_the_neighbours_links(make_project, rendered):
     traces = sorted(u for u in rendered if u.startswith("traces/"))
     assert traces == ["traces/t1/index.html", "traces/t2/index.html", "traces/t3/index.html"]
     assert "Renamed" in (proj / "site/traces/t1/index.html").read_text()  # its "next" link
+    assert "index.html" in rendered  # the card changed, so the gallery is rendered again
+    assert "Renamed" in (proj / "site/index.html").read_text()
+    assert "Renamed" in (proj / "site/assets/search-index.js").read_text()
 
 
 def test_a_theme_change_rerenders_every_page(make_project, rendered):
@@ -76,6 +82,21 @@ def test_a_theme_change_rerenders_every_page(make_project, rendered):
     assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
     assert sum(1 for u in rendered if u.startswith("traces/")) == 3
     assert "<title>CUSTOM</title>" in (proj / "site/traces/t0/index.html").read_text()
+
+
+def test_a_kept_jinja_environment_sees_template_edits(make_project):
+    """The dev server keeps one Jinja environment across builds; a template edit still shows."""
+    from tracesite.build import BuildMemo
+
+    proj = make_project({"content/a.json": native_trace(10, seed=1)})
+    tpl = proj / "themes/default/templates/index.html"
+    tpl.parent.mkdir(parents=True)
+    memo = BuildMemo()
+    for word in ("FIRST", "SECOND", "THIRD"):
+        tpl.write_text('{% extends "default:index.html" %}{% block title %}' + word + "{% endblock %}")
+        os.utime(tpl, ns=(time.time_ns(), time.time_ns()))  # a new mtime even on a coarse clock
+        assert build_project(proj, BuildOptions(quiet=True, jobs=1), memo).ok
+        assert f"<title>{word}</title>" in (proj / "site/index.html").read_text()
 
 
 def test_a_kept_page_survives_a_deleted_file_on_disk(make_project):

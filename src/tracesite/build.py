@@ -20,12 +20,14 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import click
+import jinja2
 
 from tracesite.config import Config, load_config
 from tracesite.discover import Content, TraceSource, discover
 from tracesite.errors import BuildError, ErrorCollection, NoteError, TracesiteError
 from tracesite.notes import Note, read_note
 from tracesite.options import HeatmapOptions
+from tracesite.pages import make_env
 from tracesite.siteindex import (
     TraceEntry,
     make_card,
@@ -117,7 +119,7 @@ def build_project(
     memo = memo if memo is not None else BuildMemo()
     notes = _read_notes(content, config, result, memo)
     entries = _process_traces(content, notes, config, opts, result, memo)
-    write_site(config, content, notes, entries, output, opts, result)
+    write_site(config, content, notes, entries, output, opts, result, memo.jinja_env(config))
     result.seconds = time.perf_counter() - started
     if opts.strict and result.warnings and not result.errors:
         result.errors.append(BuildError(f"{len(result.warnings)} warning(s) and --strict"))
@@ -152,6 +154,7 @@ class BuildMemo:
     """
 
     notes: dict[tuple[Path, str], Note] = field(default_factory=dict)
+    envs: dict[tuple[Path, ...], jinja2.Environment] = field(default_factory=dict)
     traces: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
     _seen: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
 
@@ -169,6 +172,15 @@ class BuildMemo:
         if hit is not None and hit.error is None:
             self._seen[sig] = hit
         return hit
+
+    def jinja_env(self, config: Config) -> jinja2.Environment:
+        """The theme's Jinja environment, kept across builds: templates are compiled once and
+        recompiled only when their file changes (Jinja checks modification times)."""
+        key = tuple(config.build.theme_dirs)
+        env = self.envs.get(key)
+        if env is None:
+            self.envs = {key: (env := make_env(config))}
+        return env
 
     def rotate(self) -> None:
         """Keep only what this build used, so a long session does not accumulate entries."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -196,12 +196,14 @@ class Renderer:
 
     config: Config
     site: SiteContext
-    env: jinja2.Environment = field(init=False)
+    env: jinja2.Environment | None = None  # one of make_env(config), else made here
 
     def __post_init__(self) -> None:
-        self.env = make_env(self.config)
+        if self.env is None:
+            self.env = make_env(self.config)
 
     def render(self, page: BasePage) -> str:
+        assert self.env is not None
         template = self.env.get_template(PAGE_TEMPLATES[page.kind])
         return template.render(site=self.site, page=page)
 

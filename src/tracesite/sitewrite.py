@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import jinja2
 from markupsafe import Markup
 
 from tracesite import __version__
@@ -56,8 +57,11 @@ Emit = Callable[[BasePage, str], None]
 class PageEmitter:
     """Renders pages and writes them; template failures become errors against the source."""
 
-    def __init__(self, renderer: Renderer, writer: SiteWriter, result: BuildResult) -> None:
+    def __init__(
+        self, renderer: Renderer, writer: SiteWriter, result: BuildResult, theme_key: str = ""
+    ) -> None:
         self.renderer, self.writer, self.result = renderer, writer, result
+        self.theme_key = theme_key
         self.pages: list[str] = []
 
     def unchanged(self, url: str, key: str, source: str) -> bool:
@@ -72,6 +76,13 @@ class PageEmitter:
         return kept
 
     def emit(self, page: BasePage, source: str, key: str = "") -> None:
+        """Render ``page`` and write it. Without a ``key``, the page's own fields (a frozen
+        dataclass holding everything it shows) and the theme make one, so a page whose inputs
+        did not change since the last build is kept without rendering it again."""
+        if not key:
+            key = _key(self.theme_key, page)
+            if self.unchanged(page.url, key, source):
+                return
         try:
             html = self.renderer.render(page)
         except TracesiteError as exc:
@@ -116,7 +127,10 @@ def write_site(
     output: Path,
     opts: BuildOptions,
     result: BuildResult,
+    env: jinja2.Environment | None = None,
 ) -> None:
+    """Write every page of the site into ``output``. ``env``: a Jinja environment of this
+    theme kept from an earlier build (the dev server's), so templates are not compiled again."""
     writer = SiteWriter(output, clean=opts.clean)
     assets = copy_static(writer, config, content, need_bokeh=bool(entries) or _has_embeds(notes))
     site = SiteContext(
@@ -128,9 +142,9 @@ def write_site(
         heatmap_css=assets.heatmap_css,
         heatmap_js=assets.heatmap_js,
     )
-    out = PageEmitter(Renderer(config, site), writer, result)
-    emit = out.emit
     theme_key = _theme_fingerprint(config, site)
+    out = PageEmitter(Renderer(config, site, env), writer, result, theme_key)
+    emit = out.emit
     urls = _source_urls(config, content, entries)
     embedder = EmbedRenderer(config, result, urls)
     _write_trace_pages(config, entries, out, embedder, _key(theme_key, sorted(urls.items())))
