@@ -161,3 +161,54 @@ def test_a_note_edit_rerenders_nothing_and_leaves_the_served_build_intact(galler
         assert not first.root.exists()  # deleted once the last reader let go
     rebuilt = [line for line in log if line.startswith("built in")][-1]
     assert "(epoch 2)" in rebuilt and "(0 rendered)" in rebuilt, rebuilt
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_note_edit_updates_the_page_in_place_and_keeps_the_heatmap(gallery, browser):
+    """The dev server swaps a page's new text in without reloading it when the heatmap (its
+    data, BokehJS, the scripts) is the same; anything else reloads the page as before."""
+    from test_heatmap_browser import hover
+
+    content = gallery / "content"
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    try:
+        with serving(gallery) as server:
+            page = ctx.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url + "traces/run1/")
+            page.wait_for_selector(".tsh[data-ready='1']")
+            page.evaluate(
+                "window.__kept = document.querySelector('[data-live-keep]');"
+                "window.__notReloaded = true; window.scrollTo(0, 200);"
+            )
+            scrolled = page.evaluate("window.scrollY")
+
+            # the note and the title change; the heatmap stays the very same drawn element
+            (content / "run1.md").write_text(_note("Run one, renamed", "Swapped in <b>place</b>."))
+            note = page.locator("section.note")
+            expect(note).to_contain_text("Swapped in place.")
+            expect(page.locator("h1")).to_have_text("Run one, renamed")
+            assert page.title().startswith("Run one, renamed")
+            assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
+            assert page.evaluate("document.contains(window.__kept)")
+            assert page.evaluate("window.scrollY") == scrolled
+            assert hover(page, 3).startswith("Position 4 · chosen token")  # it still answers
+
+            # new trace data: a new heatmap, so the page reloads and draws it
+            (content / "run1.json").write_text(json.dumps(native_trace(25, seed=9)))
+            page.wait_for_function("() => window.__notReloaded !== true")
+            page.wait_for_selector(".tsh[data-ready='1']")
+            expect(page.locator(".trace-meta")).to_contain_text("25 tokens")
+            expect(note).to_contain_text("Swapped in place.")
+
+            # a change outside <main> (the site title in the header): a reload as well
+            page.evaluate("window.__notReloaded = true")
+            (gallery / "tracesite.toml").write_text('[site]\ntitle = "Renamed gallery"\n')
+            expect(page.locator(".site-header .brand")).to_have_text("Renamed gallery")
+            assert page.evaluate("window.__notReloaded !== true")
+            assert errors == []
+    finally:
+        ctx.close()

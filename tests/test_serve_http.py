@@ -42,9 +42,12 @@ def test_pages_are_served_with_the_reload_script_injected_not_written(tmp_path):
         assert int(headers["content-length"]) == len(body)
         text = body.decode()
         assert "Hello &lt;world&gt;" in text
-        assert text.count("data-tracesite-livereload") == 1
-        assert text.index("data-tracesite-livereload") < text.rindex("</body>")
+        assert text.count("<script data-tracesite-livereload>") == 1
+        assert text.index("<script data-tracesite-livereload>") < text.rindex("</body>")
         assert '"epoch": 1' in text
+        # the in-place update learns which build a fetched page comes from
+        assert headers["x-tracesite-epoch"] == "1"
+        assert headers["x-tracesite-run"] == server.hub.state.run
         epoch = server.store.current
         assert epoch is not None
         on_disk = (epoch.root / "pages/hello/index.html").read_text()

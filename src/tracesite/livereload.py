@@ -251,7 +251,7 @@ _CLIENT_JS = r"""
   var chan = typeof BroadcastChannel === "function" ? new BroadcastChannel(NAME) : null;
   var shared = !!(chan && navigator.locks && typeof navigator.locks.request === "function");
   var latest = null, source = null, release = null, pending = null, retry = null;
-  var leaving = false, shownKey = "", dismissedKey = "";
+  var leaving = false, updating = false, shownKey = "", dismissedKey = "";
 
   function hidden() { return document.visibilityState === "hidden"; }
 
@@ -261,13 +261,127 @@ _CLIENT_JS = r"""
     s = latest;
     if (hidden()) return;  // acted on when the tab is shown again
     if (s.epoch > 0 && (s.run !== cfg.run || s.epoch !== cfg.epoch)) {
-      leaving = true;
-      resign();
-      if (location.pathname.indexOf(s.base) === 0) location.reload();
-      else location.assign(s.base);
+      if (updating) return;  // looked at again when the update in flight is done
+      if (location.pathname.indexOf(s.base) === 0 && document.querySelector("[data-live-keep]")) {
+        update();
+        return;
+      }
+      reload(location.pathname.indexOf(s.base) === 0 ? null : s.base);
       return;
     }
     showErrors(s.errors, s.epoch);
+  }
+
+  function reload(where) {
+    leaving = true;
+    resign();
+    if (where) location.assign(where); else location.reload();
+  }
+
+  // In-place update. A page with parts marked data-live-keep (the heatmap: BokehJS and its
+  // drawing, the slowest thing to redo) fetches its new version and swaps in everything else,
+  // when the kept parts (named by a digest of their HTML), the scripts and the stylesheets are
+  // the same; otherwise, or on any failure, it reloads as usual. The scroll position stays.
+  function signature(root) {
+    var out = [];
+    root.querySelectorAll("script, link[rel~=stylesheet]").forEach(function (e) {
+      if (e.hasAttribute("data-tracesite-livereload")) return;
+      out.push(e.tagName === "LINK" ? "link " + e.getAttribute("href")
+        : e.hasAttribute("src") ? "src " + e.getAttribute("src") : "text " + e.textContent);
+    });
+    root.querySelectorAll("[data-live-keep]").forEach(function (e) {
+      out.push("keep " + e.getAttribute("data-live-keep"));
+    });
+    return out.join("\u0000");
+  }
+
+  // The body without <main> and scripts (header, footer...), as the server sent it: taken
+  // before BokehJS, which draws on DOMContentLoaded, adds its own elements to the body.
+  function outside(body) {
+    var out = [];
+    Array.prototype.forEach.call(body.children, function (e) {
+      if (e.tagName !== "MAIN" && e.tagName !== "SCRIPT" && e.id !== "tracesite-error-overlay") {
+        out.push(e.outerHTML);
+      }
+    });
+    return out.join("");
+  }
+
+  function patch(live, next) {  // same tag; next is already imported into this document
+    if (live.hasAttribute("data-live-keep")) return true;
+    if (!next.querySelector("[data-live-keep]")) {
+      live.replaceWith(next);
+      return true;
+    }
+    var a = live.children, b = next.children;
+    if (a.length !== b.length) return false;
+    for (var i = 0; i < a.length; i++) {
+      if (a[i].tagName !== b[i].tagName) return false;
+      var hasKeep = a[i].hasAttribute("data-live-keep") || a[i].querySelector("[data-live-keep]");
+      var willKeep = b[i].hasAttribute("data-live-keep") || b[i].querySelector("[data-live-keep]");
+      if (!!hasKeep !== !!willKeep) return false;
+    }
+    Array.prototype.slice.call(live.attributes).forEach(function (at) {
+      if (!next.hasAttribute(at.name)) live.removeAttribute(at.name);
+    });
+    Array.prototype.forEach.call(next.attributes, function (at) {
+      if (live.getAttribute(at.name) !== at.value) live.setAttribute(at.name, at.value);
+    });
+    var pairs = [];
+    for (var j = 0; j < a.length; j++) pairs.push([a[j], b[j]]);
+    return pairs.every(function (p) { return patch(p[0], p[1]); });
+  }
+
+  // Swaps the new <main> in; returns why it could not ("" when it did).
+  function swap(doc) {
+    var live = document.querySelector("main"), next = doc.querySelector("main");
+    if (!live || !next || !doc.body) return "no <main>";
+    if (signature(document) !== signature(doc)) return "scripts, styles or heatmap changed";
+    var around = outside(doc.body);
+    if (around !== shell) return "the page around <main> changed";
+    next = document.importNode(next, true);
+    var scripts = next.querySelectorAll("script");
+    for (var i = 0; i < scripts.length; i++) {
+      if (!scripts[i].closest("[data-live-keep]")) return "a script outside the kept parts";
+    }
+    if (!patch(live, next)) return "the kept parts moved";
+    shell = around;
+    document.title = doc.title;
+    var desc = doc.querySelector("meta[name=description]");
+    var own = document.querySelector("meta[name=description]");
+    if (own && desc) own.setAttribute("content", desc.getAttribute("content") || "");
+    return "";
+  }
+
+  function update() {
+    updating = true;
+    var started = performance.now();
+    fetch(location.pathname + location.search, { cache: "no-store", credentials: "same-origin" })
+      .then(function (r) {
+        var epoch = parseInt(r.headers.get("X-Tracesite-Epoch") || "", 10);
+        var run = r.headers.get("X-Tracesite-Run") || "";
+        if (!r.ok || !(epoch > 0) || !/^text\/html/.test(r.headers.get("Content-Type") || "")) {
+          throw new Error("not an update");
+        }
+        return r.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var why = swap(doc);
+          if (why) throw new Error(why);
+          cfg.epoch = epoch;
+          cfg.run = run;
+          window.__tracesiteLiveReload = cfg;
+          updating = false;
+          document.dispatchEvent(new CustomEvent("tracesite:updated", {
+            detail: { epoch: epoch, ms: performance.now() - started }
+          }));
+          if (latest) apply(latest);  // a newer build may have landed meanwhile
+        });
+      })
+      .catch(function (err) {
+        if (window.console) console.info("tracesite: full reload (" + err.message + ")");
+        updating = false;
+        reload(null);
+      });
   }
 
   function connect() {
@@ -376,6 +490,7 @@ _CLIENT_JS = r"""
     (document.body || document.documentElement).appendChild(host);
   }
 
+  var shell = document.body ? outside(document.body) : "";
   if (chan) {
     chan.onmessage = function (ev) {
       if (ev.data === "ask") { if (source && latest) chan.postMessage(latest); }

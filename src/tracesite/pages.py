@@ -7,6 +7,7 @@ A project's ``themes/<name>/templates/x.html`` shadows the built-in one and can 
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ def make_env(config: Config) -> jinja2.Environment:
     env.filters["fmt"] = format_number
     env.filters["urlpath"] = url_path
     env.filters["tag_url"] = lambda tag: f"tags/{slugify(str(tag))}/index.html"
+    env.filters["digest"] = digest
     return env
 
 
@@ -161,6 +163,13 @@ def _visible_nul(value: object) -> object:
         fixed = value.replace("\x00", "\ufffd")
         return Markup(fixed) if isinstance(value, Markup) else fixed
     return value
+
+
+def digest(value: object) -> str:
+    """A short content hash, e.g. to name a ``data-live-keep`` region by what it holds."""
+    return hashlib.sha1(
+        str(value).encode("utf-8", "surrogatepass"), usedforsecurity=False
+    ).hexdigest()[:16]
 
 
 def url_path(url: str) -> str:

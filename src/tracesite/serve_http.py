@@ -208,9 +208,12 @@ class DevRequestHandler(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
 
     def _send_html(self, status: HTTPStatus, body: bytes, epoch: int, head: bool) -> None:
-        body = inject(body, script_tag(self.server.hub.state, epoch))
+        state = self.server.hub.state
+        body = inject(body, script_tag(state, epoch))
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("X-Tracesite-Epoch", str(epoch))  # for the in-place update
+        self.send_header("X-Tracesite-Run", state.run)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")  # it names the epoch it was served from
         self.send_header("X-Content-Type-Options", "nosniff")

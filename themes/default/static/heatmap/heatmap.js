@@ -574,16 +574,19 @@
       this.root.dataset.target = String(i + 1 + this.cfg.off);
       if (scrollPage !== false || window.scrollY === 0) this.root.scrollIntoView({ block: "nearest" });
     }
-    var id = "tok-" + (i + 1 + this.cfg.off);
-    var markText = function () {
-      var old = document.querySelectorAll(".tsv .tsv-target");
-      for (var k = 0; k < old.length; k++) old[k].classList.remove("tsv-target");
-      var span = document.getElementById(id);
-      if (span) span.classList.add("tsv-target");
-    };
+    var self = this, markText = function () { self.markText(); };
     // the heatmap may be drawn before the text view below it is parsed
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", markText, { once: true });
     else markText();
+  };
+
+  // the target position's token in the text view (again after the dev server swapped it in)
+  Heatmap.prototype.markText = function () {
+    if (this.target < 0) return;
+    var old = document.querySelectorAll(".tsv .tsv-target");
+    for (var k = 0; k < old.length; k++) old[k].classList.remove("tsv-target");
+    var span = document.getElementById("tok-" + (this.target + 1 + this.cfg.off));
+    if (span) span.classList.add("tsv-target");
   };
 
   // ---------------------------------------------------------------- tooltip
@@ -698,6 +701,9 @@
   };
   window.addEventListener("hashchange", function () {
     instances.forEach(function (h) { h.fromHash(true); });
+  });
+  document.addEventListener("tracesite:updated", function () {
+    instances.forEach(function (h) { h.markText(); });
   });
   drain();
 })();
