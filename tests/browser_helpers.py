@@ -37,9 +37,8 @@ def launch_chromium(**launch_options: Any) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, **launch_options
-        )
+        launch_options.setdefault("args", CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), **launch_options)
         try:
             yield browser
         finally:

@@ -243,6 +243,53 @@ def test_the_default_bind_address_is_loopback_only(tmp_path: Path) -> None:
         server.stop()
 
 
+# -- DNS rebinding: only local names and IP addresses -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:{port}", 200),
+        ("localhost:{port}", 200),
+        ("LOCALHOST", 200),
+        ("tracesite.localhost:{port}", 200),
+        ("[::1]:{port}", 200),
+        ("192.168.1.20:{port}", 200),  # a LAN address (--host 0.0.0.0)
+        ("evil.example:{port}", 403),
+        ("evil.example", 403),
+        ("localhost.evil.example:{port}", 403),
+        ("127.0.0.1.nip.io:{port}", 403),
+    ],
+)
+def test_requests_for_foreign_host_names_are_refused(
+    served: DevServer, host: str, status: int
+) -> None:
+    """A rebinding page (its name re-pointed at 127.0.0.1) must not read the site or the stream."""
+    name = host.format(port=_port(served))
+    for path in ("/pages/hello/", "/__tracesite/state"):
+        response = raw(served, f"GET {path} HTTP/1.1\r\nHost: {name}\r\n\r\n".encode())
+        assert status_of(response) == status, response[:300]
+        if status == 403:
+            assert b"Hello world" not in response and b'"epoch"' not in response
+
+
+@pytest.mark.browser
+def test_a_rebound_name_in_a_real_browser_gets_no_site(served: DevServer) -> None:
+    """Chromium told that rebind.test is 127.0.0.1 (as a rebinding DNS server would say)."""
+    from browser_helpers import CHROMIUM_ARGS, launch_chromium
+
+    port = _port(served)
+    rules = "--host-resolver-rules=MAP rebind.test 127.0.0.1"
+    with launch_chromium(args=[*CHROMIUM_ARGS, rules]) as browser:
+        page = browser.new_page()
+        response = page.goto(f"http://rebind.test:{port}/pages/hello/")
+        assert response is not None and response.status == 403
+        assert "Hello world" not in page.content()
+        ok = page.goto(f"http://localhost:{port}/pages/hello/")
+        assert ok is not None and ok.status == 200
+        assert "Hello world" in page.content()
+
+
 # -- a burst of saves with the real build -----------------------------------------------------------
 
 

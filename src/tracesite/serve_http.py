@@ -9,6 +9,7 @@ response time, so the built files stay exactly what ``tracesite build`` writes.
 from __future__ import annotations
 
 import html
+import ipaddress
 import mimetypes
 import os
 import re
@@ -66,6 +67,31 @@ def site_segments(path: str, base: str) -> list[str] | None:
     return segs
 
 
+def host_allowed(header: str | None, bound: str) -> bool:
+    """Whether a request's ``Host`` may be answered (DNS-rebinding protection, as Vite does).
+
+    A page on ``http://evil.example`` whose name an attacker re-points at 127.0.0.1 reaches the
+    dev server with ``Host: evil.example``; the browser then lets that page read the answers.
+    Allowed: IP addresses, ``localhost`` and ``*.localhost``, and the name given to ``--host``.
+    No ``Host`` (HTTP/1.0 clients) is allowed: browsers always send one.
+    """
+    if header is None:
+        return True
+    name = header.strip().lower()
+    if name.startswith("["):  # [v6]:port
+        name = name[1 : name.find("]")] if "]" in name else name
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    name = name.rstrip(".")
+    if name in ("localhost", bound.lower().strip("[]")) or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def inside(real: str, root: str) -> bool:
     return real == root or real.startswith(root + os.sep)
 
@@ -80,6 +106,7 @@ class DevHTTPServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.store = store
         self.hub = hub
+        self.bound_host = address[0]  # the --host given: that name is always allowed
         super().__init__(address, DevRequestHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -110,6 +137,14 @@ class DevRequestHandler(BaseHTTPRequestHandler):
     # -- dispatch -------------------------------------------------------------------------------
 
     def _answer(self, *, head: bool) -> None:
+        if not host_allowed(self.headers.get("Host"), self.server.bound_host):
+            self._plain(
+                HTTPStatus.FORBIDDEN,
+                "forbidden: this host name is not allowed (open the site by localhost or by IP "
+                "address, or start the server with --host NAME)",
+                head,
+            )
+            return
         target = self.path
         if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.I):  # absolute-form request target
             target = urlsplit(target).path or "/"
