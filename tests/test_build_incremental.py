@@ -93,7 +93,9 @@ def test_a_kept_jinja_environment_sees_template_edits(make_project):
     tpl.parent.mkdir(parents=True)
     memo = BuildMemo()
     for word in ("FIRST", "SECOND", "THIRD"):
-        tpl.write_text('{% extends "default:index.html" %}{% block title %}' + word + "{% endblock %}")
+        tpl.write_text(
+            '{% extends "default:index.html" %}{% block title %}' + word + "{% endblock %}"
+        )
         os.utime(tpl, ns=(time.time_ns(), time.time_ns()))  # a new mtime even on a coarse clock
         assert build_project(proj, BuildOptions(quiet=True, jobs=1), memo).ok
         assert f"<title>{word}</title>" in (proj / "site/index.html").read_text()
