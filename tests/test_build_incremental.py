@@ -151,3 +151,30 @@ def test_cache_hits_never_start_worker_processes(make_project, monkeypatch):
     (proj / "content/t03.md").write_text("a new note\n")
     r = build_project(proj, BuildOptions(quiet=True, jobs=2))
     assert r.ok and r.rendered == 0 and pools == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_build_does_not_hold_every_traces_summary(make_project, monkeypatch, jobs):
+    """Peak memory must not grow with the gallery: the main process keeps a small card per
+    trace, not its summary (statistics, metadata, marks), which pages read back from the cache."""
+    import gc
+
+    import tracesite.sitewrite as sitewrite_mod
+    from tracesite.tracejob import TraceSummary
+
+    proj = make_project({f"content/t{i:02d}.json": native_trace(15, seed=i) for i in range(30)})
+    alive: list[int] = []
+    real = sitewrite_mod.search_index_js
+
+    def counting(entries):  # type: ignore[no-untyped-def]
+        gc.collect()  # written after every trace page: count what the build still holds
+        alive.append(sum(isinstance(o, TraceSummary) for o in gc.get_objects()))
+        return real(entries)
+
+    monkeypatch.setattr(sitewrite_mod, "search_index_js", counting)
+    for _ in range(2):  # cold (rendered), then every file a cache hit
+        r = build_project(proj, BuildOptions(quiet=True, jobs=jobs))
+        assert r.ok and r.n_traces == 30
+    assert alive == [0, 0]
+    page = (proj / "site/traces/t07/index.html").read_text()
+    assert "Mean p" in page and "Format" in page  # the page still shows stats and metadata

@@ -116,7 +116,7 @@ def build_project(
     output.mkdir(parents=True, exist_ok=True)
     result = BuildResult(output=output)
     content = discover(config.build.content_dir)
-    memo = memo if memo is not None else BuildMemo()
+    memo = memo if memo is not None else BuildMemo(keep_traces=False)
     notes = _read_notes(content, config, result, memo)
     entries = _process_traces(content, notes, config, opts, result, memo)
     write_site(config, content, notes, entries, output, opts, result, memo.jinja_env(config))
@@ -157,6 +157,8 @@ class BuildMemo:
     envs: dict[tuple[Path, ...], jinja2.Environment] = field(default_factory=dict)
     traces: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
     _seen: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
+    # False for a one-off build: remembering every file's result would hold all its summaries
+    keep_traces: bool = True
 
     def lookup(self, task: Task) -> FileResult | None:
         try:
@@ -169,7 +171,7 @@ class BuildMemo:
             hit = None  # the cache folder was deleted: ask again, which renders if need be
         if hit is None:
             hit = lookup(*task)
-        if hit is not None and hit.error is None:
+        if hit is not None and hit.error is None and self.keep_traces:
             self._seen[sig] = hit
         return hit
 
@@ -271,24 +273,42 @@ def _process_traces(
         sources.append(src)
         tasks.append((src.path, _display(config, src.path), hm, cache_dir))
     # Cache hits are answered here (a read, a hash, one line of the entry); only the misses go
-    # to worker processes, so an unchanged gallery never pays for starting a pool.
-    results: list[FileResult | None] = [memo.lookup(t) for t in tasks]
+    # to worker processes, so an unchanged gallery never pays for starting a pool. Each result
+    # becomes small entries (cards) at once, so the build never holds every trace's summary.
+    done: list[tuple[list[TraceEntry], TracesiteError | None]] = [([], None)] * len(tasks)
+
+    def accept(i: int, res: FileResult) -> None:
+        if res.error is not None:
+            done[i] = ([], res.error)
+            return
+        result.rendered += not res.cached
+        src = sources[i]
+        note = notes.get(src.note) if src.note else None
+        done[i] = (
+            [
+                TraceEntry(src, s.index, res.key, note, make_card(src, s, note))
+                for s in res.summaries
+            ],
+            None,
+        )
+
+    misses = []
+    for i, task in enumerate(tasks):
+        hit = memo.lookup(task)
+        if hit is None:
+            misses.append(i)
+        else:
+            accept(i, hit)
     memo.rotate()
-    misses = [i for i, r in enumerate(results) if r is None]
     progress = Progress(len(misses), opts.quiet)
     rendered = _run([tasks[i] for i in misses], _jobs(opts, len(misses)), progress)
     for i, res in zip(misses, rendered, strict=True):
-        results[i] = res
+        accept(i, res)
     entries: list[TraceEntry] = []
-    for src, maybe in zip(sources, results, strict=True):
-        res = maybe if maybe is not None else FileResult(src.rel, "", [])
-        if res.error is not None:
-            result.errors.append(res.error)
-            continue
-        result.rendered += not res.cached
-        note = notes.get(src.note) if src.note else None
-        for s in res.summaries:
-            entries.append(TraceEntry(src, s, res.key, note, make_card(src, s, note)))
+    for file_entries, error in done:
+        if error is not None:
+            result.errors.append(error)
+        entries.extend(file_entries)
     result.n_traces = len(entries)
     return entries
 

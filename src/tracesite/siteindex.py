@@ -17,10 +17,15 @@ from tracesite.tracejob import TraceSummary
 
 @dataclass(frozen=True)
 class TraceEntry:
-    """One trace of the gallery: where it came from, its summary, its card."""
+    """One trace of the gallery: where it came from, its card, where its page is cached.
+
+    Small on purpose (~2 KB): a build holds one per trace until the index is written. The full
+    :class:`TraceSummary` (statistics, metadata, marks) is read back from the cache entry when
+    the trace's page is rendered.
+    """
 
     source: TraceSource
-    summary: TraceSummary
+    index: int  # the trace's position in its file
     cache_key: str
     note: Note | None
     card: Card
@@ -115,8 +120,7 @@ def stat_rows(s: TraceSummary, low_confidence: float) -> tuple[tuple[str, str], 
     return tuple(rows)
 
 
-def metadata_rows(e: TraceEntry) -> tuple[tuple[str, str], ...]:
-    s = e.summary
+def metadata_rows(e: TraceEntry, s: TraceSummary) -> tuple[tuple[str, str], ...]:
     ov = e.note.overrides if e.note else {}
     rows = [
         ("Model", ov.get("model") or s.model or ""),

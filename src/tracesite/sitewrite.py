@@ -45,7 +45,7 @@ from tracesite.siteindex import (
     tag_url,
 )
 from tracesite.staticfiles import copy_static
-from tracesite.tracejob import CACHE_DIR, load_fragments
+from tracesite.tracejob import CACHE_DIR, TraceSummary, load_cached, load_fragments
 from tracesite.writer import SiteWriter
 
 if TYPE_CHECKING:
@@ -239,6 +239,7 @@ def _write_trace_pages(
 ) -> None:
     cache_dir = config.project / CACHE_DIR
     fragments: list[dict[str, str]] = []
+    summaries: list[TraceSummary] = []
     loaded_key = ""
     for i, e in enumerate(entries):
         prev_e = entries[i - 1] if i > 0 else None
@@ -247,7 +248,7 @@ def _write_trace_pages(
         key = _key(
             links_key,
             e.cache_key,
-            e.summary.index,
+            e.index,
             e.card,
             e.note,
             prev_e.card if prev_e else None,
@@ -256,8 +257,15 @@ def _write_trace_pages(
         if not (e.note and e.note.embeds) and out.unchanged(e.card.url, key, e.source.rel):
             continue
         if e.cache_key != loaded_key:
-            fragments, loaded_key = load_fragments(cache_dir, e.cache_key), e.cache_key
-        frag = fragments[e.summary.index]
+            try:
+                fragments, summaries = _load_entry(cache_dir, e.cache_key)
+            except (OSError, ValueError) as exc:  # the cache folder was deleted mid-build
+                out.result.errors.append(
+                    BuildError(f"the rendered heatmap left the cache: {exc}", path=e.source.rel)
+                )
+                continue
+            loaded_key = e.cache_key
+        frag, summary = fragments[e.index], summaries[e.index]
         url = e.card.url
         marks = [
             (h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}")
@@ -265,9 +273,9 @@ def _write_trace_pages(
         ]
         marks += [
             (f"p < {config.heatmap.low_confidence:g} at {p}", f"#pos-{p}")
-            for p in e.summary.low_confidence
+            for p in summary.low_confidence
         ]
-        hidden = e.summary.n_low_confidence - len(e.summary.low_confidence)
+        hidden = summary.n_low_confidence - len(summary.low_confidence)
         if hidden > 0:  # the heatmap marks them all; the list names the lowest
             marks.append((f"… and {hidden} more with p < {config.heatmap.low_confidence:g}", "#"))
         note_html = embedder.fill(e.note, url) if e.note else Markup("")
@@ -282,18 +290,26 @@ def _write_trace_pages(
                 heatmap_script=Markup(frag["script"]),
                 heatmap_div=Markup(frag["div"]),
                 text_view=Markup(frag["text_view"]),
-                stats=stat_rows(e.summary, config.heatmap.low_confidence),
-                metadata=metadata_rows(e),
+                stats=stat_rows(summary, config.heatmap.low_confidence),
+                metadata=metadata_rows(e, summary),
                 note_html=note_html,
                 toc_html=Markup(e.note.toc_html) if e.note else Markup(""),
                 previous=prev_e.card if prev_e else None,
                 next=next_e.card if next_e else None,
                 marks=tuple(marks),
-                index_in_file=e.summary.index,
+                index_in_file=e.index,
             ),
             e.source.rel,
             key,
         )
+
+
+def _load_entry(cache_dir: Path, key: str) -> tuple[list[dict[str, str]], list[TraceSummary]]:
+    """The page fragments and summaries of a cached file; ValueError when it is not whole."""
+    summaries = load_cached(cache_dir, key)
+    if summaries is None:
+        raise ValueError(f"no complete entry {key}")
+    return load_fragments(cache_dir, key), summaries
 
 
 def _write_standalone(
