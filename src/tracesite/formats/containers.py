@@ -4,6 +4,10 @@ Saved streams are not one JSON document (quirk 20): OpenAI's are SSE text (``dat
 blank line, ... ``data: [DONE]``), Responses add ``event:`` lines, llama.cpp and Ollama excerpts
 are one JSON object per line. Every value keeps the 1-based line it starts on, for addresses
 such as ``line 17: $.choices[0].logprobs.content[0].logprob``.
+
+JSON is parsed with orjson, about 3x faster than the json module on trace files, wherever orjson
+reads a text exactly as json would; everywhere else json reads it, so values and error messages
+are json's (see :func:`fast_loads`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from tracesite.errors import TraceReadError
 
 _SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
@@ -19,6 +25,46 @@ _DECODER = json.JSONDecoder()
 #: Python's json module raises these besides JSONDecodeError: RecursionError on deep nesting,
 #: ValueError on integers past its 4300-digit limit.
 _JSON_ERRORS = (ValueError, RecursionError)
+_BOM = b"\xef\xbb\xbf"
+
+#: ``bytes.translate`` table for :func:`_may_hold_big_integer`: digits become ``0``, the
+#: characters a float's digits follow (``.``, ``e``, ``E``) become ``.``, all else a space.
+_DIGIT_CLASSES = bytes(
+    ord("0") if chr(b).isdigit() and b < 128 else ord(".") if chr(b) in ".eE" else ord(" ")
+    for b in range(256)
+)
+_LONG_INTEGER = b"0" * 19  # 2**63 has 19 digits
+
+
+class _Unread:
+    """What :func:`fast_loads` returns when json must read the text."""
+
+
+UNREAD = _Unread()
+
+
+def _may_hold_big_integer(data: bytes) -> bool:
+    """Whether ``data`` may hold a JSON integer outside 64 bits: orjson silently reads one as a
+    float (orjson issue 308) where json gives the exact int. Any run of 19 or more digits that
+    does not follow ``.``, ``e`` or ``E`` counts (a fraction's digits do not; digits in a string
+    may, which only costs the slower path). ~0.5 ms a 400 KB file, a quarter of orjson's time."""
+    classes = data.translate(_DIGIT_CLASSES)
+    return classes.startswith(_LONG_INTEGER) or b" " + _LONG_INTEGER in classes
+
+
+def fast_loads(data: bytes) -> Any:
+    """orjson's reading of one JSON value (UTF-8 bytes, no BOM), or :data:`UNREAD` where it
+    could differ from json's: orjson refuses NaN and Infinity, lone surrogates, invalid UTF-8,
+    more than 1,024 levels of nesting and anything after the value (JSON lines), and reads
+    integers past 64 bits as floats. Nesting between json's limit (the recursion limit less the
+    stack in use, ~970) and orjson's 1,024 is read here where json would refuse it; the reader
+    then refuses the file instead, with another message."""
+    if _may_hold_big_integer(data):
+        return UNREAD
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return UNREAD
 
 
 @dataclass(frozen=True)
@@ -69,10 +115,13 @@ def parse_sse(text: str) -> list[tuple[int, Any]]:
         data.clear()
         if payload.strip() in ("[DONE]", ""):
             return
-        try:
-            events.append((start, json.loads(payload)))
-        except _JSON_ERRORS as exc:
-            raise _json_error(exc, start, start - 1) from None
+        value = fast_loads(payload.encode())  # decoded from UTF-8: no lone surrogates
+        if value is UNREAD:
+            try:
+                value = json.loads(payload)
+            except _JSON_ERRORS as exc:
+                raise _json_error(exc, start, start - 1) from None
+        events.append((start, value))
 
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -99,8 +148,25 @@ def parse_sse(text: str) -> list[tuple[int, Any]]:
     return events
 
 
+def _json_lines(text: str) -> list[tuple[int, Any]] | None:
+    """One JSON value per non-blank line, read by orjson; None when some line is not exactly
+    one value orjson reads as json would (then :func:`parse_json_values` reads the text)."""
+    events: list[tuple[int, Any]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip(" \t\r"):
+            continue
+        value = fast_loads(line.encode())
+        if value is UNREAD:
+            return None
+        events.append((number, value))
+    return events
+
+
 def parse_json_values(text: str) -> list[tuple[int, Any]]:
     """Consecutive JSON values (JSON lines, or pretty-printed objects one after another)."""
+    fast = _json_lines(text)
+    if fast is not None:
+        return fast
     events: list[tuple[int, Any]] = []
     pos, line, end = 0, 1, len(text)
     ws = " \t\r\n"
@@ -139,6 +205,15 @@ def parse_text(text: str) -> Parsed:
         first_line = text.count("\n", 0, len(text) - len(text.lstrip())) + 1
         raise _json_error(exc, first_line) from None
     return Parsed(events=tuple(parse_json_values(text)))
+
+
+def fast_document(data: bytes) -> Any:
+    """A file's bytes read as one JSON document by orjson (most files), or :data:`UNREAD`:
+    then decode them and let :func:`parse_text` read streams, JSON lines, NaN and errors."""
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    if body.lstrip(b" \t\r\n")[:1] not in (b"{", b"["):  # SSE, or not a trace document
+        return UNREAD
+    return fast_loads(body)
 
 
 def decode(data: bytes) -> str:

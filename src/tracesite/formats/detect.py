@@ -25,7 +25,7 @@ from tracesite.formats import (
     tgi,
 )
 from tracesite.formats.common import Events, describe, fail
-from tracesite.formats.containers import decode, parse_text
+from tracesite.formats.containers import UNREAD, Parsed, decode, fast_document, parse_text
 from tracesite.model import Trace
 
 #: The short, stable format names found in ``TraceMeta.format``.
@@ -291,12 +291,17 @@ def read_bytes(data: bytes, source: str) -> list[Trace]:
     try:
         if data.startswith(npz.MAGIC):
             return _numbered(npz.read_npz(data, source), source)
-        text = decode(data)
-        del data  # hold only what is needed: a big file's bytes and text are freed once parsed
-        if not text.strip():
-            raise TraceReadError("empty file: no trace data")
-        parsed = parse_text(text)
-        del text
+        document = fast_document(data)
+        if document is UNREAD:
+            text = decode(data)
+            del data  # hold only what is needed: a big file's bytes and text are freed once parsed
+            if not text.strip():
+                raise TraceReadError("empty file: no trace data")
+            parsed = parse_text(text)
+            del text
+        else:
+            del data
+            parsed = Parsed(document=document)
         if parsed.events is None:
             traces = read_document(parsed.document, source)
         else:

@@ -2,14 +2,19 @@
 
 OpenAI chat ``logprobs.content[]``, Responses ``content[].logprobs[]``, llama.cpp's new form
 ``completion_probabilities[]`` (with an extra ``id``; ``prob``/``top_probs`` after sampling) and
-Ollama's ``logprobs[]`` all use it. This is the hot loop for million-token files: types are checked
-inline and an address string is only built when something is wrong.
+Ollama's ``logprobs[]`` all use it. This is the hot loop for million-token files. A list is first
+read column by column with C-level maps (:func:`_columns`); any entry that is not plainly
+well-formed sends the whole list through the per-entry loop, which checks types inline, builds an
+address string only when something is wrong, and raises the precise error.
 """
 
 from __future__ import annotations
 
 import math
+from itertools import chain, repeat
 from typing import Any
+
+import numpy as np
 
 from tracesite.errors import TraceReadError
 from tracesite.formats.builder import TraceBuilder
@@ -116,6 +121,86 @@ def _fast(e: Any) -> tuple[str, float | None, bytes | None, int] | None:
     return tok, lp, raw, tid
 
 
+_MISSING = object()
+#: Lists shorter than this (a stream's one-token chunks) go straight to the per-entry loop.
+_MIN_COLUMNS = 16
+
+Columns = tuple[list[str], list[Any], list[bytes | None], list[int]]
+
+
+def _columns(items: list[Any]) -> Columns | None:
+    """Tokens, logprobs, bytes and ids of plainly well-formed entries, read a column at a time;
+    None when any entry is odd (the per-entry loop then reads it, or raises the addressed error).
+
+    Accepts exactly what :func:`_fast` accepts and returns the same values.
+    """
+    n = len(items)
+    if n == 0:
+        return [], [], [], []
+    if set(map(type, items)) != {dict}:
+        return None
+    toks: list[Any] = list(map(dict.get, items, repeat("token")))
+    lps: list[Any] = list(map(dict.get, items, repeat("logprob"), repeat(_MISSING)))
+    raws: list[Any] = list(map(dict.get, items, repeat("bytes")))
+    ids: list[Any] = list(map(dict.get, items, repeat("id")))
+    if set(map(type, toks)) != {str} or not set(map(type, lps)) <= {float, int}:
+        return None  # a missing or non-string token; a null (unknown), missing or odd logprob
+    try:
+        values = np.array(lps, dtype=np.float64)
+    except OverflowError:  # an integer too large for a float
+        return None
+    if not (values <= 1e-6).all():  # NaN compares False too
+        return None
+    kinds = set(map(type, raws))
+    try:
+        if kinds == {list}:
+            data: list[bytes | None] = list(map(bytes, raws))
+        elif kinds <= {list, type(None)}:
+            data = [None if r is None else bytes(r) for r in raws]
+        else:
+            return None
+    except (TypeError, ValueError):  # not ints 0..255
+        return None
+    if ids.count(None) == n:
+        return toks, lps, data, [-1] * n
+    if not set(map(type, ids)) <= {int, type(None)}:
+        return None
+    known = [i for i in ids if i is not None]
+    if min(known) < 0 or max(known) > _MAX_ID:
+        return None
+    return toks, lps, data, [-1 if i is None else i for i in ids]
+
+
+def _read_columns(entries: list[Any], top_key: str, out: TraceBuilder) -> bool:
+    """Append a whole list through :func:`_columns`; False (nothing appended) if anything is odd."""
+    if set(map(type, entries)) != {dict}:
+        return False
+    found: list[Any] = list(map(dict.get, entries, repeat(top_key)))
+    kinds = set(map(type, found))
+    if not kinds <= {list, type(None)}:
+        return False
+    tops: list[list[Any]] = found if type(None) not in kinds else [t or [] for t in found]
+    chosen = _columns(entries)
+    if chosen is None:
+        return False
+    alts = _columns(list(chain.from_iterable(tops)))
+    if alts is None:
+        return False
+    pos = len(out)
+    out.c_tok += chosen[0]
+    out.c_lp += chosen[1]
+    out.c_bytes += chosen[2]
+    out.c_ids += chosen[3]
+    out.c_special += [False] * len(entries)
+    counts = list(map(len, tops))
+    out.a_pos += np.repeat(np.arange(pos, pos + len(entries)), counts).tolist()
+    out.a_tok += alts[0]
+    out.a_lp += alts[1]
+    out.a_bytes += alts[2]
+    out.a_ids += alts[3]
+    return True
+
+
 def read_entries(entries: Any, addr: str, out: TraceBuilder, *, linear: bool = False) -> None:
     """Append every entry of an OpenAI-style logprobs list to ``out``.
 
@@ -126,6 +211,8 @@ def read_entries(entries: Any, addr: str, out: TraceBuilder, *, linear: bool = F
     if type(entries) is not list:
         raise fail(addr, f"expected an array, got {describe(entries)}")
     top_key = "top_probs" if linear else "top_logprobs"
+    if not linear and len(entries) >= _MIN_COLUMNS and _read_columns(entries, top_key, out):
+        return
     # Bound appends: this loop runs once per token and once per alternative.
     c_tok, c_bytes, c_ids = out.c_tok.append, out.c_bytes.append, out.c_ids.append
     c_lp, c_special = out.c_lp.append, out.c_special.append
