@@ -118,22 +118,10 @@ def _string_table(trace: Trace) -> tuple[AnyArray, AnyArray, dict[str, AnyArray]
     bytes are not valid UTF-8 keep those raw bytes after the last entry (entry ``bad[k]`` has its
     raw bytes at entry ``nent + k``), for the tooltip's hex.
     """
-    index: dict[tuple[str, bytes | None], int] = {}
-    add = index.setdefault
-    n, m = trace.n_tokens, len(trace.alt_tokens)
-    tok = np.fromiter(
-        (add(k, len(index)) for k in zip(trace.tokens, trace.token_bytes, strict=True)),
-        dtype=np.int64,
-        count=n,
-    )
-    atok = np.fromiter(
-        (add(k, len(index)) for k in zip(trace.alt_tokens, trace.alt_bytes, strict=True)),
-        dtype=np.int64,
-        count=m,
-    )
+    table = trace.token_table
     chunks: list[bytes] = []
     raw: list[tuple[int, bytes]] = []
-    for entry, (label, b) in enumerate(index):
+    for entry, (label, b) in enumerate(table.entries):
         text, bad = _entry_text(label, b)
         chunks.append(text)
         if bad is not None:
@@ -150,7 +138,7 @@ def _string_table(trace: Trace) -> tuple[AnyArray, AnyArray, dict[str, AnyArray]
         "nent": np.array([n_entries], dtype=np.int32),
     }
     idx_type = _smallest_uint(len(chunks))
-    return tok.astype(idx_type), atok.astype(idx_type), arrays
+    return table.chosen.astype(idx_type), table.alts.astype(idx_type), arrays
 
 
 def pack_trace(trace: Trace, options: HeatmapOptions, uid: str) -> dict[str, AnyArray | str]:

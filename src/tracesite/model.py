@@ -49,6 +49,37 @@ class Position(NamedTuple):
     special: bool = False
 
 
+class TokenTable(NamedTuple):
+    """The distinct tokens of a trace: each chosen token and alternative as an index."""
+
+    entries: list[tuple[str, bytes | None]]  # distinct (label, bytes), first seen first
+    chosen: IntArray  # per position, its chosen token's entry
+    alts: IntArray  # per alternative, its entry
+
+
+def _token_table(labels: tuple[str, ...], raw: tuple[bytes | None, ...]) -> TokenTable | None:
+    """The table keyed by each token's bytes (its label where it has none) in C-level passes:
+    bytes cache their hash, while (label, bytes) tuples would be built and hashed per token.
+    None when two tokens share a key but not their label (then the tuples decide)."""
+    keys: Sequence[object] = raw
+    distinct: list[object] = list(dict.fromkeys(keys))
+    if None in distinct:  # few distinct keys: cheaper to ask here than of every token
+        keys = [t if b is None else b for t, b in zip(labels, raw, strict=True)]
+        distinct = list(dict.fromkeys(keys))
+    where = dict(zip(distinct, range(len(distinct)), strict=True))
+    index = np.fromiter(map(where.__getitem__, keys), dtype=np.int64, count=len(keys))
+    label = np.array(labels, dtype=object)
+    # keys are numbered as first seen, so a key is new where the index passes its running max
+    seen = np.maximum.accumulate(index) if len(index) else index
+    first = label[np.flatnonzero(np.diff(seen, prepend=-1) > 0)]  # the label each key came with
+    if not (first[index] == label).all():
+        return None
+    entries = [
+        (t, k if type(k) is bytes else None) for t, k in zip(first.tolist(), distinct, strict=True)
+    ]
+    return TokenTable(entries, index, index)
+
+
 def normalise_logprob(value: float | None) -> float:
     """Map a raw logprob to the model's convention: NaN for unknown (None, NaN, sentinels)."""
     if value is None:
@@ -282,6 +313,21 @@ class Trace:
 
     # ---------------------------------------------------------------- statistics
     @cached_property
+    def token_table(self) -> TokenTable:
+        """Chosen tokens and alternatives as indices into their distinct (label, bytes) pairs,
+        in order of first appearance, chosen tokens first (the heatmap's string table)."""
+        n = self.n_tokens
+        labels, raw = self.tokens + self.alt_tokens, self.token_bytes + self.alt_bytes
+        table = _token_table(labels, raw)
+        if table is None:
+            pairs = list(zip(labels, raw, strict=True))
+            distinct = list(dict.fromkeys(pairs))
+            where = dict(zip(distinct, range(len(distinct)), strict=True))
+            index = np.fromiter(map(where.__getitem__, pairs), dtype=np.int64, count=len(pairs))
+            table = TokenTable(distinct, index, index)
+        return TokenTable(table.entries, table.chosen[:n], table.alts[n:])
+
+    @cached_property
     def chosen_alt_index(self) -> IntArray:
         """For each position, the global index of the alternative that is the chosen token, or -1.
 
@@ -292,23 +338,15 @@ class Trace:
         result = np.full(n, -1, dtype=np.int64)
         if len(self.alt_tokens) == 0:
             return result
+        # tokens are the same when their UTF-8 is: map each distinct entry to its UTF-8
+        table = self.token_table
         keys: dict[bytes, int] = {}
-        chosen_key = np.fromiter(
-            (
-                keys.setdefault(_utf8(b, t), len(keys))
-                for t, b in zip(self.tokens, self.token_bytes, strict=True)
-            ),
+        same = np.fromiter(
+            (keys.setdefault(_utf8(b, t), len(keys)) for t, b in table.entries),
             dtype=np.int64,
-            count=n,
+            count=len(table.entries),
         )
-        alt_key = np.fromiter(
-            (
-                keys.setdefault(_utf8(b, t), len(keys))
-                for t, b in zip(self.alt_tokens, self.alt_bytes, strict=True)
-            ),
-            dtype=np.int64,
-            count=len(self.alt_tokens),
-        )
+        chosen_key, alt_key = same[table.chosen], same[table.alts]
         pos = self.alt_position
         cid = self.token_ids[pos]
         aid = self.alt_ids
