@@ -12,6 +12,7 @@ import json
 import math
 import re
 from html import escape
+from itertools import repeat
 
 import numpy as np
 
@@ -35,11 +36,72 @@ def _clean(text: str) -> str:
     return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: ``class`` values by code: p in tenths (0-10), the same with low confidence (11-21), p unknown
+#: (22), a special token (23). Quoted where they hold a space.
+_CLASS_NAMES = [f"q{k}" for k in range(11)] + [f'"q{k} lc"' for k in range(11)] + ["qu", "sp"]
+
+
 def _p_min(trace: Trace, i: int) -> float:
     lo, hi = int(trace.alt_offsets[i]), int(trace.alt_offsets[i + 1])
     listed = trace.alt_logprobs[lo:hi]
     known = listed[~np.isnan(listed)]
     return math.exp(float(known.min())) if len(known) else math.nan
+
+
+def _escaped(pieces: tuple[str, ...]) -> list[str]:
+    """Each piece cleaned and escaped. A clean text (the usual case) is escaped in one pass:
+    joined with NUL, which it cannot hold, escaped, split. Otherwise piece by piece."""
+    text = "".join(pieces)
+    if not pieces or _INVISIBLE.search(text) or _SURROGATE.search(text):
+        return [escape(_clean(piece), quote=False) for piece in pieces]
+    return escape("\0".join(pieces), quote=False).split("\0")
+
+
+def _classes(trace: Trace, options: HeatmapOptions) -> tuple[list[str], dict[int, str]]:
+    """Per token its ``class`` attribute value, and the ``title`` of the tokens that have one."""
+    p = trace.position_stats.p
+    known = ~np.isnan(p)
+    low = known & (np.nan_to_num(p, nan=1.0) < options.low_confidence)
+    tenths = np.rint(np.where(known, p, 0.0) * 10)  # as round(): half to even
+    odd = np.flatnonzero(tenths > 10)  # p > 1: only in a Trace built by hand
+    code = np.where(low, tenths + 11, tenths).astype(np.int64)
+    code[~known] = 22
+    code[odd] = 0
+    code[trace.special] = 23
+    classes = list(map(_CLASS_NAMES.__getitem__, code.tolist()))
+    for i in odd.tolist():
+        if not trace.special[i]:
+            name = f"q{round(float(p[i]) * 10)}"
+            classes[i] = f'"{name} lc"' if low[i] else name
+    titles: dict[int, str] = {}
+    for i in np.flatnonzero(~known | low).tolist():
+        if not known[i]:
+            lo = _p_min(trace, i)
+            titles[i] = f"p &lt; {lo:.2f} (not given)" if not math.isnan(lo) else "p not given"
+        else:
+            titles[i] = f"p={float(p[i]):.2f}"
+    for i in np.flatnonzero(trace.special).tolist():
+        titles[i] = titles.get(i, "") + ", special token"
+    return classes, titles
+
+
+def _block_ends(pieces: tuple[str, ...]) -> list[int]:
+    """The positions after which a text-view block ends: the first newline-ending piece once a
+    block holds :data:`CHUNK` tokens, or after ``8 * CHUNK`` tokens; never after the last."""
+    ends_line = np.flatnonzero(list(map(str.endswith, pieces, repeat("\n"))))
+    last = len(pieces) - 1
+    cuts: list[int] = []
+    start = 0
+    while True:
+        at = int(np.searchsorted(ends_line, start + CHUNK - 1))
+        cut = start + 8 * CHUNK - 1
+        if at < len(ends_line):
+            cut = min(cut, int(ends_line[at]))
+        if cut >= last:
+            return cuts
+        cuts.append(cut)
+        start = cut + 1
 
 
 def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
@@ -49,38 +111,30 @@ def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
     special token (shown by its label). Spans come in blocks of about :data:`CHUNK` tokens, cut
     after a newline where one comes, which the CSS marks ``content-visibility: auto``: the
     browser lays out only the blocks on screen (a 50,000-token text is ~1 s of layout otherwise).
+
+    Only low-confidence tokens carry their p as a title: the class (p in tenths) colours every
+    token, and a title on each would cost ~15 bytes a token (SPEC §12 allows a whole page
+    100 B/token). The heatmap's hover has every number. The id and class are unquoted where
+    they can be (valid HTML without spaces), saving 4 of ~50 bytes a token.
     """
-    p = trace.position_stats.p
+    pieces = trace.pieces
+    classes, titles = _classes(trace, options)
+    for i, title in titles.items():
+        classes[i] += f' title="{title}"'
+    first = options.position_offset + 1
+    spans = [
+        f"<span id=tok-{n} class={c}>{text}</span>"
+        for n, c, text in zip(
+            range(first, first + len(pieces)), classes, _escaped(pieces), strict=True
+        )
+    ]
     out = ['<div class="tsv"><div class="tsv-c">']
-    in_chunk = 0
-    last = trace.n_tokens - 1
-    for i, piece in enumerate(trace.pieces):
-        n = options.position_offset + i + 1
-        pi = float(p[i])
-        if math.isnan(pi):
-            lo = _p_min(trace, i)
-            cls = "qu"
-            title = f"p &lt; {lo:.2f} (not given)" if not math.isnan(lo) else "p not given"
-        else:
-            cls = f"q{round(pi * 10)}"
-            # Only low-confidence tokens carry their p as a title: the class (p in tenths) colours
-            # every token, and a title on each would cost ~15 bytes a token (SPEC §12 allows a
-            # whole page 100 B/token). The heatmap's hover has every number.
-            title = f"p={pi:.2f}" if pi < options.low_confidence else ""
-            if pi < options.low_confidence:
-                cls += " lc"
-        if trace.special[i]:
-            cls = "sp"
-            title += ", special token"
-        text = escape(_clean(piece), quote=False)
-        # unquoted id and class (valid HTML: no spaces in them) save 4 of ~50 bytes a token
-        cls_attr = f'"{cls}"' if " " in cls else cls
-        title_attr = f' title="{title}"' if title else ""
-        out.append(f"<span id=tok-{n} class={cls_attr}{title_attr}>{text}</span>")
-        in_chunk += 1
-        if i < last and in_chunk >= CHUNK and (piece.endswith("\n") or in_chunk >= 8 * CHUNK):
-            out.append('</div><div class="tsv-c">')
-            in_chunk = 0
+    start = 0
+    for cut in _block_ends(pieces):
+        out += spans[start : cut + 1]
+        out.append('</div><div class="tsv-c">')
+        start = cut + 1
+    out += spans[start:]
     out.append("</div></div>")
     return "".join(out)
 
