@@ -1,12 +1,14 @@
 """The renderers' whole-trace passes give what a token-by-token reading gives.
 
 ``Trace.token_table`` (shared by ``chosen_alt_index`` and the heatmap's string table) interns
-tokens by bytes in C-level passes; the text view escapes a clean text in one pass and finds
-its block ends with numpy. Each is compared here with the plain per-token definition.
+tokens by bytes in C-level passes; ``Trace.pieces`` decodes valid UTF-8 in one go; the text
+view escapes a clean text in one pass and finds its block ends with numpy. Each is compared
+here with the plain per-token definition.
 """
 
 from __future__ import annotations
 
+import codecs
 import math
 from html import escape
 from typing import Any
@@ -75,6 +77,28 @@ def test_token_table_and_chosen_alternative_match_the_per_token_definition(t: Tr
     assert table.entries == entries
     assert table.chosen.tolist() == chosen and table.alts.tolist() == alts
     assert t.chosen_alt_index.tolist() == naive_chosen_alt_index(t)
+
+
+def decoded_token_by_token(t: Trace) -> tuple[str, ...]:
+    dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    raw = [t.tokens[i].encode() if b is None else b for i, b in enumerate(t.token_bytes)]
+    out = [dec.decode(b) for b in raw]
+    return (*out[:-1], out[-1] + dec.decode(b"", final=True)) if out else ()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab \n\té€😀中\u00a0\ufffd"), st.lists(st.integers(0, 200)), st.booleans())
+def test_pieces_of_a_text_cut_anywhere_match_incremental_decoding(
+    text: str, cuts: list[int], broken: bool
+) -> None:
+    data = text.encode()
+    at = sorted({c % (len(data) + 1) for c in cuts})
+    raw = [data[a:b] for a, b in zip([0, *at], [*at, len(data)], strict=True)]
+    if broken and raw:
+        raw[len(raw) // 2] += b"\xff"  # not UTF-8: decoded token by token instead
+    t = Trace.from_positions([Position(Candidate("?", -0.1, b)) for b in raw], TraceMeta())
+    assert t.pieces == decoded_token_by_token(t)
+    assert t.text == b"".join(raw).decode("utf-8", "replace")
 
 
 @settings(max_examples=300, deadline=None)

@@ -80,6 +80,22 @@ def _token_table(labels: tuple[str, ...], raw: tuple[bytes | None, ...]) -> Toke
     return TokenTable(entries, index, index)
 
 
+def _pieces_of_valid_utf8(raw: tuple[bytes, ...]) -> tuple[str, ...] | None:
+    """What :attr:`Trace.pieces` decodes token by token, in one decode when all the bytes are
+    valid UTF-8 (else None): each character goes to the token holding its last byte."""
+    data = b"".join(raw)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    ends = np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)))
+    starts = np.append((np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80, True)
+    begun = np.append(0, np.cumsum(starts[:-1]))  # characters begun before each byte
+    # characters complete at a token's end: those begun before it, less one it cuts in two
+    done = np.append(0, begun[ends] - ~starts[ends]).tolist()
+    return tuple(map(text.__getitem__, map(slice, done[:-1], done[1:])))
+
+
 def normalise_logprob(value: float | None) -> float:
     """Map a raw logprob to the model's convention: NaN for unknown (None, NaN, sentinels)."""
     if value is None:
@@ -287,6 +303,10 @@ class Trace:
         UTF-8 sequence (OpenAI's ``" \\xf0\\x9f\\x91"``): the character is attributed to the token
         that completes it. ``"".join`` of the non-special pieces is :attr:`text`.
         """
+        if not self.special.any() and None not in self.token_bytes:
+            whole = _pieces_of_valid_utf8(self.token_bytes)  # type: ignore[arg-type]
+            if whole is not None:
+                return whole
         dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
         out: list[str] = []
         for label, b, sp in zip(self.tokens, self.token_bytes, self.special, strict=True):
