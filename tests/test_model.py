@@ -67,6 +67,13 @@ def test_exact_zero_probability_is_known_and_makes_perplexity_infinite() -> None
     assert s.perplexity is None  # infinite: reported as absent, never as a bogus number
 
 
+def test_a_mean_logprob_past_float_range_gives_no_perplexity_not_a_crash() -> None:
+    """Found by atheris: one token with logprob -881 made math.exp overflow in stats."""
+    s = trace(P("a", -881.175535036847)).stats
+    assert s.perplexity is None and s.mean_prob == 0.0
+    assert trace(P("a", -700.0)).stats.perplexity == pytest.approx(math.exp(700.0))
+
+
 def test_entropy_lower_bound_and_rest_bucket() -> None:
     t = trace(P("a", L(0.5), [("a", L(0.5)), ("b", L(0.25))]), P("z", L(0.1), [("a", L(0.6))]))
     ps = t.position_stats

@@ -437,7 +437,10 @@ class Trace:
         if n_known:
             kp = ps.p[known]
             mean_prob = float(kp.mean())
-            perplexity = float(math.exp(-float(self.logprobs[known].mean())))
+            # a mean logprob below -709.78 overflows a float: no finite perplexity (found by
+            # fuzzing; a real file can hold such logprobs)
+            neg_mean = -float(self.logprobs[known].mean())
+            perplexity = math.exp(neg_mean) if neg_mean < 709.0 else math.inf
             min_prob = float(kp.min())
         else:
             mean_prob = perplexity = min_prob = math.nan
