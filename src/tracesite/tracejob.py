@@ -266,7 +266,6 @@ def store(
 ) -> None:
     """Write one cache entry atomically (a temporary file renamed into place)."""
     target = _entry(cache_dir, key)
-    target.parent.mkdir(parents=True, exist_ok=True)
     bodies = [[(name, _encode(text)) for name, text in f.items()] for f in fragments]
     header = {
         "summaries": [asdict(s) for s in summaries],
@@ -275,7 +274,12 @@ def store(
     # json.dumps escapes control characters, so the header is exactly one line
     line = json.dumps(header, allow_nan=False, default=_json_default).encode("ascii") + b"\n"
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
+    try:
+        fh = tmp.open("wb")
+    except FileNotFoundError:  # the first entry in this folder (or the cache was deleted)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fh = tmp.open("wb")
+    with fh:
         fh.write(line)
         for f in bodies:
             for _, raw in f:
