@@ -36,7 +36,9 @@ STAGES = [
     ("static files, BokehJS copy", ("copy_static (",)),
     ("discovery, notes, config", ("discover (", "_read_notes (", "load_config (")),
 ]
-JSON_PARSE = "read: JSON parsing (json.loads)"
+JSON_PARSE = "read: JSON parsing (orjson, json)"
+#: Frames that parse JSON: orjson (C, so its samples end in fast_loads) and the json fallback.
+_JSON_MARKERS = ("fast_loads (tracesite/formats/containers", "raw_decode (json/decoder")
 IMPORTS = "imports (tracesite, numpy, Bokeh, Jinja)"
 OTHER = "other (orchestration, interpreter)"
 
@@ -48,7 +50,7 @@ def stage_of(frames: list[str]) -> str:
     for f in frames:
         for name, markers in STAGES:
             if any(m in f for m in markers):
-                if name == READER and any("raw_decode (json/decoder" in g for g in frames):
+                if name == READER and any(m in g for g in frames for m in _JSON_MARKERS):
                     return JSON_PARSE
                 return name
     return OTHER
@@ -64,7 +66,9 @@ def summarise_raw(path: Path, top: int = 12) -> tuple[Counter[str], Counter[str]
         if not count.isdigit():
             continue
         n = int(count)
-        frames = stack.split(";")[1:]  # the first entry names the process
+        frames = stack.split(";")
+        if frames[0].startswith("process "):  # py-spy names the process with --subprocesses
+            frames = frames[1:]
         total += n
         stages[stage_of(frames)] += n
         if frames:
