@@ -472,3 +472,21 @@ def test_ipv6_loopback(tmp_path):
         conn.close()
     finally:
         ctx.__exit__(None, None, None)
+
+
+def test_the_shell_digest_ignores_main_title_and_description_only():
+    """Equal digests let a page swap in a new <main> in place; anything else must reload."""
+    from tracesite.livereload import shell_digest
+
+    def page(title: str, desc: str, main: str, header: str = "Gallery") -> bytes:
+        return (
+            f'<!doctype html><html><head><title>{title}</title><meta name="description" '
+            f'content="{desc}"><script src="a.js"></script></head><body><header>{header}'
+            f"</header><main><p>{main}</p></main><footer>f</footer></body></html>"
+        ).encode()
+
+    base = shell_digest(page("One", "first", "old text"))
+    assert base and shell_digest(page("Two", "second", "new <b>text</b>")) == base
+    assert shell_digest(page("One", "first", "old text", header="Renamed")) != base
+    assert shell_digest(page("One", "first", "x").replace(b"a.js", b"b.js")) != base
+    assert shell_digest(b"<html><body><p>no main element</p></body></html>") == ""

@@ -13,7 +13,9 @@ BroadcastChannel. Hidden tabs give up the lock, and reconnect and compare epochs
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -213,9 +215,31 @@ class LiveReloadHub:
             next_ping = now + self.heartbeat
 
 
-def script_tag(state: ReloadState, epoch: int) -> bytes:
-    """The ``<script>`` injected before ``</body>``: the client below, told which epoch it shows."""
-    cfg = {"run": state.run, "epoch": epoch, "base": state.base, "events": EVENTS_PATH}
+_VARIABLE = re.compile(rb"<title>.*?</title>|<meta name=\"description\"[^>]*>", re.S | re.I)
+
+
+def shell_digest(html: bytes) -> str:
+    """A digest of a page without its ``<main>``, title and description: equal digests mean
+    an in-place update (which swaps ``<main>`` and sets the title) gives the new page exactly.
+    Taken from the served bytes, since scripts (BokehJS) add their own elements to the live
+    page anywhere in the body. Empty when the page has no ``<main>``."""
+    start, end = html.find(b"<main"), html.rfind(b"</main>")
+    if start < 0 or end < start:
+        return ""
+    outside = _VARIABLE.sub(b"", html[:start] + html[end:])
+    return hashlib.sha1(outside, usedforsecurity=False).hexdigest()[:20]
+
+
+def script_tag(state: ReloadState, epoch: int, shell: str = "") -> bytes:
+    """The ``<script>`` injected before ``</body>``: the client below, told which epoch it shows
+    and the :func:`shell_digest` of the page it is in."""
+    cfg = {
+        "run": state.run,
+        "epoch": epoch,
+        "base": state.base,
+        "events": EVENTS_PATH,
+        "shell": shell,
+    }
     # JSON inside a <script>: escape what could end the element or start a comment
     js_cfg = (
         json.dumps(cfg, ensure_ascii=True)
@@ -279,32 +303,16 @@ _CLIENT_JS = r"""
   }
 
   // In-place update. A page with parts marked data-live-keep (the heatmap: BokehJS and its
-  // drawing, the slowest thing to redo) fetches its new version and swaps in everything else,
-  // when the kept parts (named by a digest of their HTML), the scripts and the stylesheets are
-  // the same; otherwise, or on any failure, it reloads as usual. The scroll position stays.
-  function signature(root) {
-    var out = [];
-    root.querySelectorAll("script, link[rel~=stylesheet]").forEach(function (e) {
-      if (e.hasAttribute("data-tracesite-livereload")) return;
-      out.push(e.tagName === "LINK" ? "link " + e.getAttribute("href")
-        : e.hasAttribute("src") ? "src " + e.getAttribute("src") : "text " + e.textContent);
+  // drawing, the slowest thing to redo) fetches its new version and swaps in the rest of its
+  // <main> when the page around <main> (head, scripts, styles, header, footer: the server's
+  // digest of it) and the kept parts (named by a digest of their HTML) are the same; otherwise,
+  // or on any failure, it reloads as usual. The scroll position stays.
+  function keeps(main) {
+    var names = [];
+    main.querySelectorAll("[data-live-keep]").forEach(function (e) {
+      names.push(e.getAttribute("data-live-keep"));
     });
-    root.querySelectorAll("[data-live-keep]").forEach(function (e) {
-      out.push("keep " + e.getAttribute("data-live-keep"));
-    });
-    return out.join("\u0000");
-  }
-
-  // The body without <main> and scripts (header, footer...), as the server sent it: taken
-  // before BokehJS, which draws on DOMContentLoaded, adds its own elements to the body.
-  function outside(body) {
-    var out = [];
-    Array.prototype.forEach.call(body.children, function (e) {
-      if (e.tagName !== "MAIN" && e.tagName !== "SCRIPT" && e.id !== "tracesite-error-overlay") {
-        out.push(e.outerHTML);
-      }
-    });
-    return out.join("");
+    return names.join(" ");
   }
 
   function patch(live, next) {  // same tag; next is already imported into this document
@@ -332,20 +340,19 @@ _CLIENT_JS = r"""
     return pairs.every(function (p) { return patch(p[0], p[1]); });
   }
 
-  // Swaps the new <main> in; returns why it could not ("" when it did).
-  function swap(doc) {
+  // Swaps the new <main> in; returns why it could not ("" when it did). ``shell``: the
+  // server's digest of the new page without its <main>, title and description.
+  function swap(doc, shell) {
     var live = document.querySelector("main"), next = doc.querySelector("main");
     if (!live || !next || !doc.body) return "no <main>";
-    if (signature(document) !== signature(doc)) return "scripts, styles or heatmap changed";
-    var around = outside(doc.body);
-    if (around !== shell) return "the page around <main> changed";
+    if (!shell || shell !== cfg.shell) return "the page around <main> changed";
+    if (keeps(live) !== keeps(next)) return "the heatmap changed";
     next = document.importNode(next, true);
     var scripts = next.querySelectorAll("script");
     for (var i = 0; i < scripts.length; i++) {
       if (!scripts[i].closest("[data-live-keep]")) return "a script outside the kept parts";
     }
     if (!patch(live, next)) return "the kept parts moved";
-    shell = around;
     document.title = doc.title;
     var desc = doc.querySelector("meta[name=description]");
     var own = document.querySelector("meta[name=description]");
@@ -365,10 +372,12 @@ _CLIENT_JS = r"""
         }
         return r.text().then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
-          var why = swap(doc);
+          var shell = r.headers.get("X-Tracesite-Shell") || "";
+          var why = swap(doc, shell);
           if (why) throw new Error(why);
           cfg.epoch = epoch;
           cfg.run = run;
+          cfg.shell = shell;
           window.__tracesiteLiveReload = cfg;
           updating = false;
           document.dispatchEvent(new CustomEvent("tracesite:updated", {
@@ -490,7 +499,6 @@ _CLIENT_JS = r"""
     (document.body || document.documentElement).appendChild(host);
   }
 
-  var shell = document.body ? outside(document.body) : "";
   if (chan) {
     chan.onmessage = function (ev) {
       if (ev.data === "ask") { if (source && latest) chan.postMessage(latest); }

@@ -20,7 +20,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
-from tracesite.livereload import EVENTS_PATH, STATE_PATH, LiveReloadHub, inject, script_tag
+from tracesite.livereload import (
+    EVENTS_PATH,
+    STATE_PATH,
+    LiveReloadHub,
+    inject,
+    script_tag,
+    shell_digest,
+)
 from tracesite.serve_epochs import Epoch, EpochStore
 
 _TYPES = {
@@ -244,11 +251,13 @@ class DevRequestHandler(BaseHTTPRequestHandler):
 
     def _send_html(self, status: HTTPStatus, body: bytes, epoch: int, head: bool) -> None:
         state = self.server.hub.state
-        body = inject(body, script_tag(state, epoch))
+        shell = shell_digest(body)
+        body = inject(body, script_tag(state, epoch, shell))
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("X-Tracesite-Epoch", str(epoch))  # for the in-place update
         self.send_header("X-Tracesite-Run", state.run)
+        self.send_header("X-Tracesite-Shell", shell)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")  # it names the epoch it was served from
         self.send_header("X-Content-Type-Options", "nosniff")
