@@ -13,6 +13,7 @@ are json's (see :func:`fast_loads`).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ _DECODER = json.JSONDecoder()
 #: ValueError on integers past its 4300-digit limit.
 _JSON_ERRORS = (ValueError, RecursionError)
 _BOM = b"\xef\xbb\xbf"
+_LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
 
 #: ``bytes.translate`` table for :func:`_may_hold_big_integer`: digits become ``0``, the
 #: characters a float's digits follow (``.``, ``e``, ``E``) become ``.``, all else a space.
@@ -211,7 +213,9 @@ def fast_document(data: bytes) -> Any:
     """A file's bytes read as one JSON document by orjson (most files), or :data:`UNREAD`:
     then decode them and let :func:`parse_text` read streams, JSON lines, NaN and errors."""
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
-    if body.lstrip(b" \t\r\n")[:1] not in (b"{", b"["):  # SSE, or not a trace document
+    space = _LEADING_SPACE.match(body)  # not body.lstrip(): that copies a big file
+    start = space.end() if space else 0
+    if body[start : start + 1] not in (b"{", b"["):  # SSE, or not a trace document
         return UNREAD
     return fast_loads(body)
 
