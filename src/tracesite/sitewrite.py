@@ -81,7 +81,7 @@ class PageEmitter:
         dataclass holding everything it shows) and the theme make one, so a page whose inputs
         did not change since the last build is kept without rendering it again."""
         if not key:
-            key = _key(self.theme_key, page)
+            key = _page_key(self.theme_key, page)
             if self.unchanged(page.url, key, source):
                 return
         try:
@@ -103,11 +103,20 @@ class PageEmitter:
 
 
 def _key(*parts: object) -> str:
-    """A digest of ``parts``, fed field by field: ``repr`` of an index page's 2,000 cards made
-    a 24 MB peak of intermediate strings, growing with the gallery."""
+    """A digest of small ``parts`` (a card, a note, a path list): their ``repr``."""
     h = hashlib.sha1(usedforsecurity=False)
     for part in parts:
-        _feed(h, part)
+        h.update(repr(part).encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _page_key(theme_key: str, page: BasePage) -> str:
+    """A digest of a page, fed field by field: ``repr`` of an index page's 2,000 cards made a
+    24 MB peak of intermediate strings, growing with the gallery."""
+    h = hashlib.sha1(usedforsecurity=False)
+    _feed(h, theme_key)
+    _feed(h, page)
     return h.hexdigest()
 
 
