@@ -11,6 +11,7 @@ import math
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from conftest import native_trace
@@ -172,3 +173,80 @@ def test_a_damaged_cache_entry_is_rendered_again_not_trusted(make_project):
         assert r.rendered == 1
         assert pages(proj / "site") == good
         entries = [p for p in (proj / CACHE_DIR).rglob("*") if p.is_file()]
+
+
+# -- the stat index: unchanged files are not read again ------------------------------------------
+
+
+def _age(folder: Path, seconds: float = 3600) -> None:
+    """Files written long ago (the index does not trust files modified just before a build)."""
+    past = int((time.time() - seconds) * 1e9)
+    for f in folder.rglob("*.json"):
+        os.utime(f, ns=(past, past))
+
+
+def _reads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    import tracesite.tracejob as tj
+
+    seen: list[str] = []
+    real = tj._read
+
+    def counting(path, rel, options):  # type: ignore[no-untyped-def]
+        seen.append(rel)
+        return real(path, rel, options)
+
+    monkeypatch.setattr(tj, "_read", counting)
+    return seen
+
+
+def test_a_no_change_rebuild_reads_no_trace_file(make_project, monkeypatch):
+    proj = make_project({f"content/t{i}.json": native_trace(20, seed=i) for i in range(4)})
+    _age(proj / "content")
+    build(proj)  # reads and hashes every file, and remembers their stats
+    reads = _reads(monkeypatch)
+    r = build(proj)
+    assert r.rendered == 0 and reads == []
+    assert (proj / CACHE_DIR / "stat-index.json").is_file()
+
+
+def test_the_stat_index_never_serves_old_bytes(make_project, monkeypatch):
+    """Same size, mtime put back: the change time still differs, so the file is read again."""
+    a = native_trace(30, seed=1)
+    a["tokens"][0]["text"] = "zebra"  # type: ignore[index]
+    proj = make_project({"content/a.json": a, "content/b.json": native_trace(30, seed=2)})
+    _age(proj / "content")
+    build(proj)
+    src = proj / "content/a.json"
+    before = src.stat()
+    time.sleep(0.01)  # a later change time
+    src.write_bytes(src.read_bytes().replace(b'"zebra"', b'"okapi"'))
+    os.utime(src, ns=(before.st_atime_ns, before.st_mtime_ns))
+    reads = _reads(monkeypatch)
+    r = build(proj)
+    assert set(reads) == {"content/a.json"} and r.rendered == 1  # b.json: not read
+    assert "okapi" in (proj / "site/traces/a/index.html").read_text(encoding="utf-8")
+
+
+def test_files_modified_just_before_a_build_are_not_remembered(make_project, monkeypatch):
+    proj = make_project({"content/new.json": native_trace(10, seed=5)})  # written just now
+    build(proj)
+    reads = _reads(monkeypatch)
+    build(proj)
+    assert reads == ["content/new.json"]  # read and hashed again: its stat may not tell
+
+
+def test_a_damaged_or_foreign_stat_index_is_ignored(make_project, monkeypatch):
+    proj = make_project({f"content/t{i}.json": native_trace(10, seed=i) for i in range(2)})
+    _age(proj / "content")
+    build(proj)
+    index = proj / CACHE_DIR / "stat-index.json"
+    data = json.loads(index.read_text())
+    data["renderer"] = "another tracesite"
+    index.write_text(json.dumps(data))
+    reads = _reads(monkeypatch)
+    build(proj)
+    assert sorted(reads) == ["content/t0.json", "content/t1.json"]
+    index.write_text("{not json")
+    reads.clear()
+    assert build(proj).rendered == 0
+    assert sorted(reads) == ["content/t0.json", "content/t1.json"]

@@ -23,8 +23,6 @@ import pytest
 
 from tracesite.heatmap import (
     HeatmapView,
-    bokeh_js_files,
-    bokeh_version,
     heatmap_assets,
     render_heatmap,
     render_heatmap_direct,
@@ -33,6 +31,7 @@ from tracesite.heatmap import (
 from tracesite.heatmap_data import MAX_VIEW_PX, UNIT_PX, layout_for, pack_trace
 from tracesite.model import Candidate, Position, Trace, TraceMeta
 from tracesite.options import HeatmapOptions, Highlight
+from tracesite.staticfiles import bokeh_js_files, bokeh_version
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = REPO / "content" / "figure" / "forty-three-squared.json"

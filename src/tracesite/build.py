@@ -33,10 +33,13 @@ from tracesite.siteindex import (
     make_card,
 )
 from tracesite.sitewrite import write_site
+from tracesite.statindex import Stat, StatIndex, stat_of
 from tracesite.tracejob import (
     CACHE_DIR,
+    RENDER_KEY,
     FileResult,
     has_entry,
+    load_cached,
     lookup,
     process_file,
     process_file_args,
@@ -160,20 +163,29 @@ class BuildMemo:
     # False for a one-off build: remembering every file's result would hold all its summaries
     keep_traces: bool = True
 
-    def lookup(self, task: Task) -> FileResult | None:
+    def lookup(self, task: Task, index: StatIndex) -> tuple[FileResult | None, Stat | None]:
+        """The cached result of a task (None: render it) and the file's stat before reading."""
+        path, rel, options, cache_dir = task
         try:
-            st = task[0].stat()
+            st = stat_of(path.stat())
         except OSError:
-            return lookup(*task)
-        sig = (task[0], st.st_size, st.st_mtime_ns, task[2])
+            return lookup(*task), None
+        sig = (path, st[0], st[1], options)
         hit = self.traces.get(sig)
-        if hit is not None and not has_entry(task[3], hit.key):
+        if hit is not None and not has_entry(cache_dir, hit.key):
             hit = None  # the cache folder was deleted: ask again, which renders if need be
         if hit is None:
-            hit = lookup(*task)
-        if hit is not None and hit.error is None and self.keep_traces:
-            self._seen[sig] = hit
-        return hit
+            key = index.key_for(path, st, options)
+            summaries = load_cached(cache_dir, key) if key is not None else None
+            if key is not None and summaries is not None:  # known bytes: not read, not hashed
+                hit = FileResult(rel, key, summaries, cached=True)
+            else:
+                hit = lookup(*task)
+        if hit is not None and hit.error is None:
+            index.record(path, st, hit.key, options)
+            if self.keep_traces:
+                self._seen[sig] = hit
+        return hit, st
 
     def jinja_env(self, config: Config) -> jinja2.Environment:
         """The theme's Jinja environment, kept across builds: templates are compiled once and
@@ -292,18 +304,22 @@ def _process_traces(
             None,
         )
 
-    misses = []
+    index = StatIndex(cache_dir, RENDER_KEY)
+    misses: list[tuple[int, Stat | None]] = []
     for i, task in enumerate(tasks):
-        hit = memo.lookup(task)
+        hit, st = memo.lookup(task, index)
         if hit is None:
-            misses.append(i)
+            misses.append((i, st))
         else:
             accept(i, hit)
     memo.rotate()
     progress = Progress(len(misses), opts.quiet)
-    rendered = _run([tasks[i] for i in misses], _jobs(opts, len(misses)), progress)
-    for i, res in zip(misses, rendered, strict=True):
+    rendered = _run([tasks[i] for i, _ in misses], _jobs(opts, len(misses)), progress)
+    for (i, st), res in zip(misses, rendered, strict=True):
         accept(i, res)
+        if st is not None and res.error is None:
+            index.record(tasks[i][0], st, res.key, tasks[i][2])
+    index.save()
     entries: list[TraceEntry] = []
     for file_entries, error in done:
         if error is not None:

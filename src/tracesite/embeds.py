@@ -20,13 +20,12 @@ from markupsafe import Markup, escape
 from tracesite.config import Config
 from tracesite.discover import trace_slug
 from tracesite.errors import NoteError, TraceReadError, TracesiteError
-from tracesite.formats import load
-from tracesite.model import Trace
 from tracesite.notes import Note, TraceEmbed, split_embeds
 from tracesite.pages import relative
 
 if TYPE_CHECKING:
     from tracesite.build import BuildResult
+    from tracesite.model import Trace
 
 
 _LINK = re.compile(r'\b(href|src)="([^"]*)"')
@@ -148,6 +147,8 @@ class EmbedRenderer:
         key = target.as_posix()
         if key not in self.loaded:
             try:
+                from tracesite.formats import load  # here: most builds embed nothing
+
                 self.loaded[key] = load(target)
             except TraceReadError as exc:
                 # the trace's own address, with its path as the user sees it (not absolute)

@@ -4,7 +4,7 @@ This is the only module that imports Bokeh, and it does so inside functions (the
 costs ~0.5 s). The embed carries one data source per trace (see :mod:`tracesite.heatmap_data`) and
 a handful of empty drawing sources; the browser code fills the drawing sources with the rows near
 the viewport whenever the y range moves, builds tooltips with ``textContent`` and draws the
-overview strip. Pages must load BokehJS (:func:`bokeh_js_files`) and the heatmap assets
+overview strip. Pages must load BokehJS (``staticfiles.bokeh_js_files``) and the heatmap assets
 (:func:`heatmap_assets`) before or after the embed script; the browser code queues either way.
 """
 
@@ -43,25 +43,6 @@ def heatmap_assets() -> list[tuple[str, bytes]]:
     names = sorted(p.name for p in folder.iterdir() if p.suffix in (".css", ".js"))
     names.sort(key=lambda n: not n.endswith(".css"))
     return [(name, (folder / name).read_bytes()) for name in names]
-
-
-def bokeh_version() -> str:
-    """The installed Bokeh version; the site copies BokehJS into ``assets/bokeh-<version>/``."""
-    import bokeh
-
-    return str(bokeh.__version__)
-
-
-def bokeh_js_files() -> list[tuple[str, bytes]]:
-    """The BokehJS files a heatmap embed needs, in load order (no widgets, tables or GL)."""
-    from bokeh.resources import INLINE
-
-    js_dir = Path(INLINE.base_dir) if hasattr(INLINE, "base_dir") else None
-    if js_dir is None or not (js_dir / "bokeh.min.js").is_file():
-        import bokeh
-
-        js_dir = Path(bokeh.__file__).parent / "server" / "static" / "js"
-    return [("bokeh.min.js", (js_dir / "bokeh.min.js").read_bytes())]
 
 
 def _mode_select(current: str) -> str:
@@ -199,7 +180,7 @@ def _new_uid() -> str:
 def render_heatmap(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
     """The heatmap of one trace as ``(script, div)`` for a page (``bokeh.embed.components``).
 
-    The page must also load BokehJS (:func:`bokeh_js_files`) and :func:`heatmap_assets`.
+    The page must also load BokehJS (``staticfiles.bokeh_js_files``) and :func:`heatmap_assets`.
     """
     uid = _new_uid()
     lay = layout_for(trace, options)

@@ -77,7 +77,8 @@ def standalone_page(
 
     ``compact`` leaves out the text view, the note and the footer (for notebook output).
     """
-    from tracesite.heatmap import bokeh_js_files, bokeh_version, heatmap_assets, render_heatmap
+    from tracesite.heatmap import heatmap_assets, render_heatmap
+    from tracesite.staticfiles import bokeh_js_files, bokeh_version
 
     script, div = render_heatmap(trace, options)
     assets = heatmap_assets()

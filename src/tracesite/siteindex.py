@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape as xml_escape
 
 from markupsafe import Markup
 
@@ -49,7 +49,7 @@ def sparkline_svg(points: str) -> Markup:
     return Markup(
         '<svg class="spark" viewBox="0 0 120 24" preserveAspectRatio="none" aria-hidden="true">'
         '<line x1="0" y1="1" x2="120" y2="1" class="spark-top"/>'
-        f'<polyline points="{xml_escape(points)}"/></svg>'
+        f'<polyline points="{html.escape(points, quote=False)}"/></svg>'
     )
 
 
@@ -176,6 +176,6 @@ def sitemap_xml(base_url: str, urls: Iterable[str]) -> str:
     lines.append('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
     for url in urls:
         loc = url[: -len("index.html")] if url.endswith("index.html") else url
-        lines.append(f"  <url><loc>{xml_escape(base + loc)}</loc></url>")
+        lines.append(f"  <url><loc>{html.escape(base + loc, quote=False)}</loc></url>")
     lines.append("</urlset>")
     return "\n".join(lines) + "\n"

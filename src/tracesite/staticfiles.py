@@ -29,6 +29,25 @@ def pygments_css() -> str:
     return f"{light}\n{dark}\n"
 
 
+def bokeh_version() -> str:
+    """The installed Bokeh's version (from its metadata: importing Bokeh costs ~70 ms)."""
+    from importlib.metadata import version
+
+    return version("bokeh")
+
+
+def bokeh_js_files() -> list[tuple[str, bytes]]:
+    """The BokehJS files a heatmap embed needs, in load order (no widgets, tables or GL),
+    found in the installed package without importing it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("bokeh")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("Bokeh is not installed")
+    js_dir = Path(next(iter(spec.submodule_search_locations))) / "server" / "static" / "js"
+    return [("bokeh.min.js", (js_dir / "bokeh.min.js").read_bytes())]
+
+
 def copy_static(
     writer: SiteWriter, config: Config, content: Content, *, need_bokeh: bool
 ) -> Assets:
@@ -51,8 +70,6 @@ def copy_static(
     )
     bokeh_js: tuple[str, ...] = ()
     if need_bokeh:
-        from tracesite.heatmap import bokeh_js_files, bokeh_version
-
         folder = f"assets/bokeh-{bokeh_version()}"
         names = []
         for name, data in bokeh_js_files():

@@ -24,14 +24,15 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tracesite.errors import TraceReadError, TracesiteError
-from tracesite.formats import read_bytes
-from tracesite.model import Trace
 from tracesite.options import HeatmapOptions
+
+if TYPE_CHECKING:  # imported where used: a build of cache hits never needs them
+    import numpy as np
+
+    from tracesite.model import Trace
 
 #: The render cache, under the project folder; safe to delete at any time.
 CACHE_DIR = ".tracesite-cache"
@@ -103,6 +104,8 @@ def cache_key(data: bytes, options: HeatmapOptions) -> str:
 
 def sparkline_points(p: np.ndarray, width: int = 120, height: int = 24) -> str:
     """Mean p over up to ``width // 2`` buckets as SVG polyline points (unknown p left out)."""
+    import numpy as np
+
     n = len(p)
     if n == 0:
         return ""
@@ -128,6 +131,8 @@ def sparkline_points(p: np.ndarray, width: int = 120, height: int = 24) -> str:
 
 
 def summarise(trace: Trace, n_in_file: int, options: HeatmapOptions) -> TraceSummary:
+    import numpy as np
+
     ps = trace.position_stats
     stats = trace.stats.as_dict()
     text = stats.pop("text")
@@ -226,6 +231,8 @@ def process_file(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path)
         return FileResult(rel, key, hit, cached=True)
     _settle_heap()
     try:
+        from tracesite.formats import read_bytes
+
         traces = read_bytes(data, rel)
         if not traces:
             raise TraceReadError("the file holds no trace", path=rel)
@@ -288,6 +295,8 @@ def store(
 
 
 def _json_default(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
