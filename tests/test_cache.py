@@ -178,11 +178,17 @@ def test_a_damaged_cache_entry_is_rendered_again_not_trusted(make_project):
 # -- the stat index: unchanged files are not read again ------------------------------------------
 
 
-def _age(folder: Path, seconds: float = 3600) -> None:
-    """Files written long ago (the index does not trust files modified just before a build)."""
+def _age(folder: Path, monkeypatch, seconds: float = 3600) -> None:  # type: ignore[no-untyped-def]
+    """Files written long ago: the index does not trust files modified (mtime or ctime) within
+    RACY_NS of a build. A test cannot set a change time back, so it shortens that window to
+    the files' own: anything written before the build started counts as old."""
+    import tracesite.statindex as si
+
     past = int((time.time() - seconds) * 1e9)
     for f in folder.rglob("*.json"):
         os.utime(f, ns=(past, past))
+    time.sleep(0.02)
+    monkeypatch.setattr(si, "RACY_NS", 0)
 
 
 def _reads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
@@ -201,7 +207,7 @@ def _reads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_a_no_change_rebuild_reads_no_trace_file(make_project, monkeypatch):
     proj = make_project({f"content/t{i}.json": native_trace(20, seed=i) for i in range(4)})
-    _age(proj / "content")
+    _age(proj / "content", monkeypatch)
     build(proj)  # reads and hashes every file, and remembers their stats
     reads = _reads(monkeypatch)
     r = build(proj)
@@ -214,7 +220,7 @@ def test_the_stat_index_never_serves_old_bytes(make_project, monkeypatch):
     a = native_trace(30, seed=1)
     a["tokens"][0]["text"] = "zebra"  # type: ignore[index]
     proj = make_project({"content/a.json": a, "content/b.json": native_trace(30, seed=2)})
-    _age(proj / "content")
+    _age(proj / "content", monkeypatch)
     build(proj)
     src = proj / "content/a.json"
     before = src.stat()
@@ -237,7 +243,7 @@ def test_files_modified_just_before_a_build_are_not_remembered(make_project, mon
 
 def test_a_damaged_or_foreign_stat_index_is_ignored(make_project, monkeypatch):
     proj = make_project({f"content/t{i}.json": native_trace(10, seed=i) for i in range(2)})
-    _age(proj / "content")
+    _age(proj / "content", monkeypatch)
     build(proj)
     index = proj / CACHE_DIR / "stat-index.json"
     data = json.loads(index.read_text())

@@ -152,14 +152,14 @@ class BuildMemo:
     """What one build can hand the next in the same process (the dev server keeps one).
 
     Parsed notes, keyed by path and bytes: a note edit re-parses that note only. Trace files'
-    cache lookups, keyed by path, size, modification time and options: an untouched trace
+    cache lookups, keyed by path, size, mtime, ctime, inode and options: an untouched trace
     file is not even read again (its bytes were hashed when it was first seen this session).
     """
 
     notes: dict[tuple[Path, str], Note] = field(default_factory=dict)
     envs: dict[tuple[Path, ...], jinja2.Environment] = field(default_factory=dict)
-    traces: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
-    _seen: dict[tuple[Path, int, int, HeatmapOptions], FileResult] = field(default_factory=dict)
+    traces: dict[tuple[Path, Stat, HeatmapOptions], FileResult] = field(default_factory=dict)
+    _seen: dict[tuple[Path, Stat, HeatmapOptions], FileResult] = field(default_factory=dict)
     # False for a one-off build: remembering every file's result would hold all its summaries
     keep_traces: bool = True
 
@@ -170,7 +170,7 @@ class BuildMemo:
             st = stat_of(path.stat())
         except OSError:
             return lookup(*task), None
-        sig = (path, st[0], st[1], options)
+        sig = (path, st, options)  # size, mtime, ctime, inode: any write changes ctime
         hit = self.traces.get(sig)
         if hit is not None and not has_entry(cache_dir, hit.key):
             hit = None  # the cache folder was deleted: ask again, which renders if need be
@@ -183,7 +183,7 @@ class BuildMemo:
                 hit = lookup(*task)
         if hit is not None and hit.error is None:
             index.record(path, st, hit.key, options)
-            if self.keep_traces:
+            if self.keep_traces and not index.racy(st):
                 self._seen[sig] = hit
         return hit, st
 

@@ -66,10 +66,14 @@ class StatIndex:
             return row[5]
         return None
 
+    def racy(self, st: Stat) -> bool:
+        """Modified so shortly before this build that another write may leave the stat equal."""
+        return max(st[1], st[2]) >= self.started_ns - RACY_NS
+
     def record(self, path: Path, before: Stat, key: str, options: HeatmapOptions) -> None:
         """Remember ``key`` for ``path`` if the file still has the stat it had before it was read
         (so the key belongs to these bytes) and was not modified just before the build."""
-        if before[1] >= self.started_ns - RACY_NS:
+        if self.racy(before):
             return
         try:
             now = stat_of(path.stat())
