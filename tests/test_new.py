@@ -240,6 +240,7 @@ def test_wheel_ships_the_template(tmp_path: Path) -> None:
     assert "tracesite/scaffold/dot-github/workflows/pages.yml" in expected
     assert expected <= names, sorted(expected - names)
     assert "tracesite/scaffold.py" in names
+    assert "tracesite/livereload.js" in names  # the dev server's browser client
     # the built-in theme ships too (SPEC §3: themes/default/ inside the wheel)
     theme = {
         "tracesite/themes/" + p.relative_to(REPO / "themes").as_posix()
