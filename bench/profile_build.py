@@ -26,7 +26,7 @@ from pathlib import Path
 STAGES = [
     ("cache: hash the input, read entries", ("cache_key (tracesite/tracejob", "load_cached (")),
     ("cache: write entries", ("store (tracesite/tracejob",)),
-    ("cache: read fragments for pages", ("load_fragments (",)),
+    ("cache: read fragments for pages", ("load_entry (",)),
     (READER := "read: format reader -> Trace", ("read_bytes (tracesite/formats",)),
     ("statistics and card summary", ("summarise (tracesite/tracejob",)),
     ("heatmap (Bokeh model + components())", ("render_heatmap (tracesite/heatmap",)),

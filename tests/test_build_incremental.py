@@ -42,12 +42,20 @@ def test_no_change_rebuild_renders_no_trace_page(make_project, rendered):
     assert (proj / "site/traces/t3/index.html").is_file()
 
 
-def test_editing_a_note_rerenders_only_its_page(make_project, rendered):
+def _five_traces_built(make_project, rendered, note: str):  # type: ignore[no-untyped-def]
+    """Five traces, t2 with ``note``, built once; the render counter then cleared."""
     files = {f"content/t{i}.json": native_trace(20, seed=i) for i in range(5)}
-    files["content/t2.md"] = "---\ntitle: Two\n---\nFirst version of the note.\n"
+    files["content/t2.md"] = note
     proj = make_project(files)
     assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
     rendered.clear()
+    return proj
+
+
+def test_editing_a_note_rerenders_only_its_page(make_project, rendered):
+    proj = _five_traces_built(
+        make_project, rendered, "---\ntitle: Two\n---\nFirst version of the note.\n"
+    )
     (proj / "content/t2.md").write_text("---\ntitle: Two\n---\nSecond version.\n")
     result = build_project(proj, BuildOptions(quiet=True, jobs=1))
     assert result.ok
@@ -57,11 +65,7 @@ def test_editing_a_note_rerenders_only_its_page(make_project, rendered):
 
 
 def test_a_new_title_rerenders_the_neighbours_links(make_project, rendered):
-    files = {f"content/t{i}.json": native_trace(20, seed=i) for i in range(5)}
-    files["content/t2.md"] = "---\ntitle: Two\n---\n"
-    proj = make_project(files)
-    assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
-    rendered.clear()
+    proj = _five_traces_built(make_project, rendered, "---\ntitle: Two\n---\n")
     (proj / "content/t2.md").write_text("---\ntitle: Renamed\n---\n")
     assert build_project(proj, BuildOptions(quiet=True, jobs=1)).ok
     traces = sorted(u for u in rendered if u.startswith("traces/"))

@@ -16,12 +16,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from conftest import native_trace
+from test_serve_e2e import serving
 from test_serve_fakes import FakeBuild, get, make_fake_project, running
 from tracesite.serve import DevServer
 
@@ -313,17 +314,6 @@ def test_a_rebound_name_in_a_real_browser_gets_no_site(served: DevServer) -> Non
 # -- a burst of saves with the real build -----------------------------------------------------------
 
 
-@contextmanager
-def real_server(project: Path, log: list[str]) -> Iterator[DevServer]:
-    server = DevServer(project, port=0, log=log.append)
-    server.start()
-    try:
-        server.wait_for_build(1, timeout=120)
-        yield server
-    finally:
-        server.stop()
-
-
 def _no_build_within(server: DevServer, n: int, window: float) -> bool:
     """True if build ``n`` does not come within ``window`` s (absence needs a time window)."""
     try:
@@ -341,7 +331,7 @@ def test_100_saves_in_one_second_with_the_real_build_give_at_most_two_rebuilds(
         {"content/run.json": native_trace(50), "content/run.md": "---\ntitle: v0\n---\nnote 0\n"}
     )
     log: list[str] = []
-    with real_server(proj, log) as server:
+    with serving(proj, log) as server:
         note = proj / "content/run.md"
         start = time.monotonic()
         for i in range(1, 101):  # pacing the writes over one second is the burst, not a wait

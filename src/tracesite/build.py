@@ -174,15 +174,16 @@ class BuildMemo:
         hit = self.traces.get(sig)
         if hit is not None and not has_entry(cache_dir, hit.key):
             hit = None  # the cache folder was deleted: ask again, which renders if need be
+        read = False
         if hit is None:
             key = index.key_for(path, st, options)
             summaries = load_cached(cache_dir, key) if key is not None else None
             if key is not None and summaries is not None:  # known bytes: not read, not hashed
                 hit = FileResult(rel, key, summaries, cached=True)
             else:
-                hit = lookup(*task)
+                hit, read = lookup(*task), True
         if hit is not None and hit.error is None:
-            index.record(path, st, hit.key, options)
+            index.record(path, st, hit.key, options, read=read)
             if self.keep_traces and not index.racy(st):
                 self._seen[sig] = hit
         return hit, st

@@ -19,10 +19,10 @@ from tracesite.errors import ErrorCollection, TracesiteError
 from tracesite.livereload import ErrorInfo, LiveReloadHub
 from tracesite.serve_epochs import EpochStore
 from tracesite.serve_watch import WatchPlan
+from tracesite.tracejob import CACHE_DIR
 
 BuildFn = Callable[[Path, BuildOptions], BuildResult]
 ConfigFn = Callable[[Path], Config]
-CACHE_DIR = ".tracesite-cache"
 
 
 def _errors_of(exc: TracesiteError) -> list[TracesiteError]:

@@ -47,7 +47,7 @@ from tracesite.siteindex import (
     tag_url,
 )
 from tracesite.staticfiles import copy_static
-from tracesite.tracejob import CACHE_DIR, TraceSummary, load_cached, load_fragments
+from tracesite.tracejob import CACHE_DIR, TraceSummary, load_entry
 from tracesite.writer import SiteWriter
 
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ def _write_trace_pages(
             continue
         if e.cache_key != loaded_key:
             try:
-                fragments, summaries = _load_entry(cache_dir, e.cache_key)
+                summaries, fragments = load_entry(cache_dir, e.cache_key)
             except (OSError, ValueError) as exc:  # the cache folder was deleted mid-build
                 out.result.errors.append(
                     BuildError(f"the rendered heatmap left the cache: {exc}", path=e.source.rel)
@@ -338,14 +338,6 @@ def _write_trace_pages(
             e.source.rel,
             key,
         )
-
-
-def _load_entry(cache_dir: Path, key: str) -> tuple[list[dict[str, str]], list[TraceSummary]]:
-    """The page fragments and summaries of a cached file; ValueError when it is not whole."""
-    summaries = load_cached(cache_dir, key)
-    if summaries is None:
-        raise ValueError(f"no complete entry {key}")
-    return load_fragments(cache_dir, key), summaries
 
 
 def _write_standalone(

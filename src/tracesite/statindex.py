@@ -12,6 +12,7 @@ renderer it was made for (a key of another renderer is never used) and is safe t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ def stat_of(st: os.stat_result) -> Stat:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+@functools.lru_cache(maxsize=256)  # asked twice per trace file; a gallery has few option sets
 def options_digest(options: HeatmapOptions) -> str:
     return hashlib.sha1(repr(options).encode(), usedforsecurity=False).hexdigest()[:16]
 
@@ -70,17 +72,21 @@ class StatIndex:
         """Modified so shortly before this build that another write may leave the stat equal."""
         return max(st[1], st[2]) >= self.started_ns - RACY_NS
 
-    def record(self, path: Path, before: Stat, key: str, options: HeatmapOptions) -> None:
-        """Remember ``key`` for ``path`` if the file still has the stat it had before it was read
-        (so the key belongs to these bytes) and was not modified just before the build."""
+    def record(
+        self, path: Path, before: Stat, key: str, options: HeatmapOptions, *, read: bool = True
+    ) -> None:
+        """Remember ``key`` for ``path`` unless it was modified just before the build. When the
+        file was ``read`` for this key, only if it still has the stat it had before (so the key
+        belongs to these bytes); a key taken from the stat itself needs no second look."""
         if self.racy(before):
             return
-        try:
-            now = stat_of(path.stat())
-        except OSError:
-            return
-        if now == before:
-            self.fresh[str(path)] = [*before, options_digest(options), key]
+        if read:
+            try:
+                if stat_of(path.stat()) != before:
+                    return
+            except OSError:
+                return
+        self.fresh[str(path)] = [*before, options_digest(options), key]
 
     def save(self) -> None:
         """Write what this build saw (files that are gone are forgotten); atomic, best effort."""

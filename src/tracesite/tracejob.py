@@ -322,11 +322,16 @@ def load_cached(cache_dir: Path, key: str) -> list[TraceSummary] | None:
         return None
 
 
-def load_fragments(cache_dir: Path, key: str) -> list[dict[str, str]]:
-    """The rendered fragments of every trace of a cached file, in file order."""
+def load_entry(cache_dir: Path, key: str) -> tuple[list[TraceSummary], list[dict[str, str]]]:
+    """The summaries and rendered fragments of every trace of a cached file, in file order, in
+    one read; OSError or ValueError when the entry is missing or not whole."""
     with _entry(cache_dir, key).open("rb") as fh:
         header, _ = _header(fh)
         body = fh.read()
+    try:
+        summaries = [TraceSummary(**s) for s in header["summaries"]]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"cache entry of another shape: {exc}") from None
     out: list[dict[str, str]] = []
     at = 0
     for f in header["fragments"]:
@@ -335,4 +340,4 @@ def load_fragments(cache_dir: Path, key: str) -> list[dict[str, str]]:
             frag[name] = body[at : at + n].decode("utf-8", "surrogatepass")
             at += n
         out.append(frag)
-    return out
+    return summaries, out
