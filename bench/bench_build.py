@@ -179,7 +179,7 @@ def snapshot(rev: str, dest: Path) -> Code:
 BUILD = """
 import json, sys
 from pathlib import Path
-from tracesite.build import BuildOptions, build_project
+from tracesite.build.pipeline import BuildOptions, build_project
 r = build_project(Path(sys.argv[1]), BuildOptions(jobs=int(sys.argv[2])))
 print(json.dumps({"rendered": r.rendered, "traces": r.n_traces, "pages": r.n_pages,
                   "errors": len(r.errors), "changed": len(r.changed), "seconds": r.seconds}))

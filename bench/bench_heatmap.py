@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tracesite
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # synth.py, the benchmarks' trace generator
 sys.path.insert(0, str(HERE.parent / "tests"))  # browser_helpers.py
@@ -42,9 +44,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))  # browser_helpers.py
 import synth  # noqa: E402
 
 from browser_helpers import launch_chromium, new_page  # noqa: E402
+from tracesite.core.options import HeatmapOptions  # noqa: E402
 from tracesite.formats import read_bytes  # noqa: E402
-from tracesite.model import Trace  # noqa: E402
-from tracesite.options import HeatmapOptions  # noqa: E402
+from tracesite.model.trace import Trace  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -67,8 +69,8 @@ class Result:
 # ------------------------------------------------------------------------------------ pages
 def site_page(trace: Trace, folder: Path) -> Path:
     """A trace page as the site build writes it: shared BokehJS and heatmap assets as files."""
-    from tracesite.heatmap import bokeh_js_files, heatmap_assets, render_heatmap
-    from tracesite.textview import render_marks, render_text_view
+    from tracesite.render.heatmap import bokeh_js_files, heatmap_assets, render_heatmap
+    from tracesite.render.textview import render_marks, render_text_view
 
     assets = folder / "assets"
     assets.mkdir(parents=True, exist_ok=True)
@@ -98,10 +100,10 @@ def site_page(trace: Trace, folder: Path) -> Path:
 
 
 def render_page(trace: Trace, folder: Path) -> Path:
-    from tracesite.render import render_file
+    from tracesite.render.page import render_file
 
     src = folder / "trace.json"
-    trace.save(src)
+    tracesite.save(trace, src)
     return render_file(src, folder / "render.html")
 
 
@@ -153,7 +155,7 @@ def naive_page(trace: Trace, folder: Path, columns: int = 20, alternatives: int 
 
 def own_bytes(page: Path) -> int:
     """The page's bytes without BokehJS (inlined or not)."""
-    from tracesite.heatmap import bokeh_js_files
+    from tracesite.render.heatmap import bokeh_js_files
 
     size = page.stat().st_size
     text = page.read_text(encoding="utf-8")
@@ -376,7 +378,7 @@ def main() -> int:
 
 def _render_ms(trace: Trace) -> float:
     """Time of render_heatmap for this trace once Bokeh is imported and the template built."""
-    from tracesite.heatmap import render_heatmap
+    from tracesite.render.heatmap import render_heatmap
 
     render_heatmap(trace, HeatmapOptions())
     t0 = time.perf_counter()

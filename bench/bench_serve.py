@@ -129,8 +129,8 @@ def main() -> int:
 
     from playwright.sync_api import expect
 
-    from tracesite.build import BuildMemo, BuildOptions, BuildResult, build_project
-    from tracesite.serve import DevServer
+    from tracesite.build.pipeline import BuildMemo, BuildOptions, BuildResult, build_project
+    from tracesite.serve.server import DevServer
 
     tmp = None
     if args.workdir:

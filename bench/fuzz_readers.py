@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of the trace readers with atheris (libFuzzer for Python).
 
 The readers' contract (SPEC §13): on any bytes, either sound traces come back or
-:class:`tracesite.errors.TraceReadError` is raised; nothing else may escape. This harness checks
+:class:`tracesite.core.errors.TraceReadError` is raised; nothing else may escape. This harness checks
 that on inputs libFuzzer evolves from the seed corpus (the real API files in tests/fixtures/real
 plus small hand-made seeds), in two modes:
 
@@ -35,9 +35,9 @@ from typing import Any
 import atheris
 
 with atheris.instrument_imports(include=["tracesite"]):
-    from tracesite.errors import TraceReadError
+    from tracesite.core.errors import TraceReadError
     from tracesite.formats import read_bytes
-    from tracesite.model import Trace
+    from tracesite.model.trace import Trace
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "real"

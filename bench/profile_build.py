@@ -24,11 +24,11 @@ from pathlib import Path
 #: JSON read inside the cache counts as cache work. Imports anywhere in a stack count as imports
 #: (a one-time cost, e.g. Bokeh on the first heatmap).
 STAGES = [
-    ("cache: hash the input, read entries", ("cache_key (tracesite/tracejob", "load_cached (")),
-    ("cache: write entries", ("store (tracesite/tracejob",)),
+    ("cache: hash the input, read entries", ("cache_key (tracesite/build/cache", "load_cached (")),
+    ("cache: write entries", ("store (tracesite/build/cache",)),
     ("cache: read fragments for pages", ("load_entry (",)),
     (READER := "read: format reader -> Trace", ("read_bytes (tracesite/formats",)),
-    ("statistics and card summary", ("summarise (tracesite/tracejob",)),
+    ("statistics and card summary", ("summarise (tracesite/model/summary",)),
     ("heatmap (Bokeh model + components())", ("render_heatmap (tracesite/heatmap",)),
     ("text view", ("render_text_view (",)),
     ("page templates (Jinja)", ("Renderer.render (tracesite/pages",)),

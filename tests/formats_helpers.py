@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tracesite.formats import read_bytes
-from tracesite.model import Trace
+from tracesite.model.trace import Trace
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "real"

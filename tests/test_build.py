@@ -322,7 +322,7 @@ def test_python_api_build_from_a_script_without_main_guard(make_project):
     proj = make_project({f"content/t{i:02d}.json": native_trace(10, seed=i) for i in range(12)})
     script = (
         "from pathlib import Path\n"
-        "from tracesite.build import build_project, BuildOptions\n"
+        "from tracesite.build.pipeline import build_project, BuildOptions\n"
         "print('RUN')\n"
         f"r = build_project(Path({str(proj)!r}), BuildOptions(quiet=True, jobs=2))\n"
         "print('OK', r.ok, r.n_traces, r.rendered)\n"

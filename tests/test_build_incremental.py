@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from conftest import native_trace
-from tracesite import pages
-from tracesite.build import BuildOptions, build_project
+from tracesite.build.pipeline import BuildOptions, build_project
+from tracesite.site import pages
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_a_theme_change_rerenders_every_page(make_project, rendered):
 
 def test_a_kept_jinja_environment_sees_template_edits(make_project):
     """The dev server keeps one Jinja environment across builds; a template edit still shows."""
-    from tracesite.build import BuildMemo
+    from tracesite.build.pipeline import BuildMemo
 
     proj = make_project({"content/a.json": native_trace(10, seed=1)})
     tpl = proj / "themes/default/templates/index.html"
@@ -117,7 +117,7 @@ def test_memo_across_rebuilds_stays_correct(make_project):
     """The dev server's memo: edits are seen, a deleted cache folder is rebuilt, not trusted."""
     import shutil
 
-    from tracesite.build import BuildMemo
+    from tracesite.build.pipeline import BuildMemo
 
     proj = make_project(
         {"content/a.json": native_trace(10, seed=1), "content/b.json": native_trace(10, seed=2)}
@@ -140,7 +140,7 @@ def test_memo_across_rebuilds_stays_correct(make_project):
 
 def test_cache_hits_never_start_worker_processes(make_project, monkeypatch):
     """A pool costs seconds to start on two cores; a note edit must not pay for one."""
-    import tracesite.build as build_mod
+    import tracesite.build.pipeline as build_mod
 
     proj = make_project({f"content/t{i:02d}.json": native_trace(10, seed=i) for i in range(12)})
     assert build_project(proj, BuildOptions(quiet=True, jobs=2)).rendered == 12
@@ -163,8 +163,8 @@ def test_the_build_does_not_hold_every_traces_summary(make_project, monkeypatch,
     trace, not its summary (statistics, metadata, marks), which pages read back from the cache."""
     import gc
 
-    import tracesite.sitewrite as sitewrite_mod
-    from tracesite.tracejob import TraceSummary
+    import tracesite.build.assemble as sitewrite_mod
+    from tracesite.model.summary import TraceSummary
 
     proj = make_project({f"content/t{i:02d}.json": native_trace(15, seed=i) for i in range(30)})
     alive: list[int] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from conftest import native_trace
 from htmlcheck import parse
-from tracesite.build import CACHE_DIR, BuildOptions, BuildResult, build_project
+from tracesite.build.pipeline import CACHE_DIR, BuildOptions, BuildResult, build_project
 
 # Bokeh's model ids ("p1234"), document uuids and the heatmap's random element ids differ per render
 _RENDER_IDS = re.compile(r"(p\d{3,}|[0-9a-f]{8,}(?:-[0-9a-f]{4,})*)")
@@ -182,7 +182,7 @@ def _age(folder: Path, monkeypatch, seconds: float = 3600) -> None:  # type: ign
     """Files written long ago: the index does not trust files modified (mtime or ctime) within
     RACY_NS of a build. A test cannot set a change time back, so it shortens that window to
     the files' own: anything written before the build started counts as old."""
-    import tracesite.statindex as si
+    import tracesite.build.statindex as si
 
     past = int((time.time() - seconds) * 1e9)
     for f in folder.rglob("*.json"):
@@ -192,7 +192,7 @@ def _age(folder: Path, monkeypatch, seconds: float = 3600) -> None:  # type: ign
 
 
 def _reads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
-    import tracesite.tracejob as tj
+    import tracesite.build.job as tj
 
     seen: list[str] = []
     real = tj._read

@@ -11,16 +11,16 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import native_trace
-from tracesite import deploy as deploy_mod
 from tracesite.cli import main
-from tracesite.deploy import (
+from tracesite.core.errors import DeployError, ErrorCollection, TracesiteError
+from tracesite.deploy import publish as deploy_mod
+from tracesite.deploy.publish import (
     DeployOptions,
     DeployResult,
     base_url_mismatch,
     deploy_project,
     pages_url,
 )
-from tracesite.errors import DeployError, ErrorCollection, TracesiteError
 
 SITE_FILES = {
     "index.html": "<h1>gallery</h1>",

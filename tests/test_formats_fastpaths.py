@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from formats_helpers import all_fixture_files, chat_response, entry, read_json
 from tracesite import TraceReadError
 from tracesite.formats import containers, entries, read_bytes
-from tracesite.model import Trace
+from tracesite.model.trace import Trace
 
 FILES = all_fixture_files()
 FUZZ = settings(

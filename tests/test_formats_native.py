@@ -21,7 +21,7 @@ from tracesite.formats.native import (
     save_native,
     to_native_dict,
 )
-from tracesite.model import Candidate, Position, TraceMeta
+from tracesite.model.trace import Candidate, Position, TraceMeta
 
 
 def real_traces() -> list[tuple[str, Trace]]:
@@ -40,7 +40,7 @@ REAL = real_traces()
 @pytest.mark.parametrize(("name", "trace"), REAL, ids=[n for n, _ in REAL])
 def test_every_real_trace_round_trips(tmp_path: Path, name: str, trace: Trace) -> None:
     path = tmp_path / "t.json"
-    trace.save(path)
+    tracesite.save(trace, path)
     (back,) = tracesite.load(path)
     assert back == trace
     assert back.meta.format == "native"
@@ -91,7 +91,7 @@ def test_schema_structure_without_jsonschema() -> None:
 def test_schema_file_ships_inside_the_package() -> None:
     from importlib.resources import files
 
-    assert (files("tracesite") / "schema" / "native.schema.json").is_file()
+    assert (files("tracesite.formats") / "schema" / "native.schema.json").is_file()
 
 
 def test_utf8_bytes_flag_keeps_files_small_and_exact(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_linear_prob_and_version_errors() -> None:
 def test_lone_surrogate_labels_survive_a_save(tmp_path: Path) -> None:
     t = read_text('{"tracesite": 1, "tokens": [{"text": "\\ud800x", "logprob": -1}]}')[0]
     path = tmp_path / "s.json"
-    t.save(path)
+    tracesite.save(t, path)
     assert tracesite.load(path)[0] == t
 
 

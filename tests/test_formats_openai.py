@@ -24,7 +24,7 @@ from formats_helpers import (
     sse,
 )
 from tracesite import Trace, TraceReadError
-from tracesite.model import RANK_OUTSIDE
+from tracesite.model.trace import RANK_OUTSIDE
 
 PIZZA = "openai_chat/gpt-4o-mini-pizza-844tok-top3.json"
 PIZZA_STREAM = "openai_chat/gpt-4o-mini-pizza-stream-top3.sse.txt"
@@ -432,19 +432,19 @@ def test_from_openai_accepts_dict_json_text_and_sdk_objects(rel: str) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     expected = one(path)
     for response in (data, path.read_text(encoding="utf-8"), FakeSdkObject(data)):
-        t = Trace.from_openai(response)
+        t = tracesite.from_openai(response)
         assert t == expected and t.text == expected.text
 
 
 def test_from_openai_completions_object() -> None:
     lp = {"tokens": ["a"], "token_logprobs": [-0.1], "top_logprobs": [{"a": -0.1}]}
-    t = Trace.from_openai(FakeSdkObject(completions(lp, "a")))
+    t = tracesite.from_openai(FakeSdkObject(completions(lp, "a")))
     assert t.meta.format == "openai_completions" and t.text == "a"
 
 
 def test_from_openai_rejects_non_openai_data_with_an_addressed_error() -> None:
     with pytest.raises(TraceReadError, match="not a trace format tracesite knows"):
-        Trace.from_openai({"hello": "world"})
+        tracesite.from_openai({"hello": "world"})
 
 
 def test_chat_response_with_legacy_style_logprobs_and_token_ids() -> None:

@@ -16,7 +16,7 @@ from formats_helpers import fixture, read_json, read_text
 from tracesite import Trace, TraceReadError
 from tracesite.formats import read_bytes
 from tracesite.formats.npz import save_npz, to_npz_arrays
-from tracesite.model import Candidate, Position, TraceMeta
+from tracesite.model.trace import Candidate, Position, TraceMeta
 
 
 def one(path: Any) -> Trace:

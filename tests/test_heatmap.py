@@ -21,17 +21,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tracesite.heatmap import (
+from tracesite.build.static import bokeh_js_files, bokeh_version
+from tracesite.core.options import HeatmapOptions, Highlight
+from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
+from tracesite.render.cells import MAX_VIEW_PX, UNIT_PX, layout_for, pack_trace
+from tracesite.render.heatmap import (
     HeatmapView,
     heatmap_assets,
     render_heatmap,
     render_heatmap_direct,
     show_trace,
 )
-from tracesite.heatmap_data import MAX_VIEW_PX, UNIT_PX, layout_for, pack_trace
-from tracesite.model import Candidate, Position, Trace, TraceMeta
-from tracesite.options import HeatmapOptions, Highlight
-from tracesite.staticfiles import bokeh_js_files, bokeh_version
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = REPO / "content" / "figure" / "forty-three-squared.json"
@@ -315,8 +315,8 @@ def test_only_heatmap_modules_import_bokeh_and_only_when_rendering() -> None:
     }
     assert importers <= {"heatmap.py", "heatmap_figure.py"}, importers
     code = (
-        "import sys, tracesite, tracesite.heatmap, tracesite.heatmap_figure, tracesite.render,"
-        " tracesite.textview;"
+        "import sys, tracesite, tracesite.render.heatmap, tracesite.render.glyphs, tracesite.render.page,"
+        " tracesite.render.textview;"
         "print('bokeh' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -382,9 +382,9 @@ def _corpus_files() -> list[Path]:
 )
 @pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.name)
 def test_every_real_trace_renders(path: Path) -> None:
-    from tracesite.errors import TraceReadError
+    from tracesite.core.errors import TraceReadError
     from tracesite.formats import load
-    from tracesite.textview import render_text_view
+    from tracesite.render.textview import render_text_view
 
     try:
         traces = load(path)
@@ -399,7 +399,7 @@ def test_every_real_trace_renders(path: Path) -> None:
 
 @pytest.mark.parametrize("n", [0, 1])
 def test_empty_and_one_token_traces_render(n: int) -> None:
-    from tracesite.textview import render_marks, render_text_view
+    from tracesite.render.textview import render_marks, render_text_view
 
     trace = synthetic_trace(n)
     script, _ = render_heatmap(trace, HeatmapOptions())

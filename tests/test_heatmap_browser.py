@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+import tracesite
 from browser_helpers import new_page
 from test_heatmap import HOSTILE, synthetic_trace
 from tracesite.formats import load
-from tracesite.model import Candidate, Position, Trace, TraceMeta
-from tracesite.render import render_file
+from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
+from tracesite.render.page import render_file
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +29,7 @@ H = "TracesiteHeatmap.instances[0]"
 
 
 def save(trace: Trace, path: Path) -> Path:
-    trace.save(path)
+    tracesite.save(trace, path)
     return render_file(path, None)
 
 
@@ -338,7 +339,7 @@ def _corpus_samples() -> list[Path]:
 @pytest.mark.skipif(not _corpus_samples(), reason="../shared/corpus/real is not beside the repo")
 @pytest.mark.parametrize("source", _corpus_samples(), ids=lambda p: p.parent.name)
 def test_real_traces_draw_without_errors(browser: Any, source: Path, tmp_path: Path) -> None:
-    from tracesite.errors import TraceReadError
+    from tracesite.core.errors import TraceReadError
 
     try:
         traces = load(source)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from formats_helpers import chat_response, entry, fixture
-from tracesite.inspect import run_inspect, visible
+from tracesite.commands.inspect import run_inspect, visible
 
 SPEC_KEYS = {
     "source",

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracesite.formats.builder import TraceBuilder
-from tracesite.model import RANK_NONE, RANK_OUTSIDE, Candidate, Position, Trace, TraceMeta
+from tracesite.model.trace import RANK_NONE, RANK_OUTSIDE, Candidate, Position, Trace, TraceMeta
 
 
 def trace(*positions: Position, **meta: object) -> Trace:

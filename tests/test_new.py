@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 import tracesite
-from tracesite.config import load_config
-from tracesite.errors import TracesiteError
-from tracesite.scaffold import new_project
+from tracesite.commands.new import new_project
+from tracesite.core.config import load_config
+from tracesite.core.errors import TracesiteError
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "src/tracesite/scaffold"
+TEMPLATE = REPO / "src/tracesite/commands/scaffold"
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -233,14 +233,14 @@ def test_wheel_ships_the_template(tmp_path: Path) -> None:
     [wheel] = out.glob("tracesite-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
-        "tracesite/scaffold/" + p.relative_to(TEMPLATE).as_posix()
+        "tracesite/commands/scaffold/" + p.relative_to(TEMPLATE).as_posix()
         for p in TEMPLATE.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
-    assert "tracesite/scaffold/dot-github/workflows/pages.yml" in expected
+    assert "tracesite/commands/scaffold/dot-github/workflows/pages.yml" in expected
     assert expected <= names, sorted(expected - names)
-    assert "tracesite/scaffold.py" in names
-    assert "tracesite/livereload.js" in names  # the dev server's browser client
+    assert "tracesite/commands/new.py" in names
+    assert "tracesite/serve/livereload.js" in names  # the dev server's browser client
     # the built-in theme ships too (SPEC §3: themes/default/ inside the wheel)
     theme = {
         "tracesite/themes/" + p.relative_to(REPO / "themes").as_posix()

@@ -446,9 +446,9 @@ def test_a_first_build_killed_half_way_does_not_lock_the_folder(
 
 def test_deploy_refuses_a_folder_whose_last_build_did_not_finish(tmp_path: Path) -> None:
     """A killed build leaves the record marked incomplete; publishing it would ship a mix."""
-    from tracesite.deploy import DeployOptions, deploy_project
-    from tracesite.errors import DeployError
-    from tracesite.writer import MARKER, SiteWriter
+    from tracesite.build.writer import MARKER, SiteWriter
+    from tracesite.core.errors import DeployError
+    from tracesite.deploy.publish import DeployOptions, deploy_project
 
     proj = tmp_path / "p"
     (proj / "content").mkdir(parents=True)

@@ -11,8 +11,8 @@ import pytest
 
 from browser_helpers import new_page
 from conftest import native_trace, run_cli
-from tracesite.errors import TraceReadError
-from tracesite.render import render_file
+from tracesite.core.errors import TraceReadError
+from tracesite.render.page import render_file
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = REPO / "content" / "figure" / "forty-three-squared.json"

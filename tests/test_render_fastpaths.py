@@ -16,8 +16,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracesite.model import Candidate, Position, Trace, TraceMeta
-from tracesite.textview import CHUNK, _block_ends, _clean, _escaped
+from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
+from tracesite.render.textview import CHUNK, _block_ends, _clean, _escaped
 
 LABELS = ["a", " b", "<|end|>", "\n", "é", "\ud800", "\x00", "&<>", "\u202e", "x\n"]
 RAW: list[bytes | None] = [None, b"a", b" b", b"\xf0\x9f", b"<|end|>", b"\n", b""]

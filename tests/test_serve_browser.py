@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from test_serve_fakes import FakeBuild, make_fake_project, running
-from tracesite.livereload import LiveReloadHub
-from tracesite.serve import DevServer
+from tracesite.serve.livereload import LiveReloadHub
+from tracesite.serve.server import DevServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tracesite.livereload import EVENTS_PATH
+from tracesite.serve.livereload import EVENTS_PATH
 
 
 def _start(project: Path, tmp: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
@@ -92,7 +92,7 @@ def test_serve_help_lists_the_options(cli):
 def test_open_starts_a_browser_on_the_served_url(make_project, monkeypatch, capsys):
     import threading
 
-    from tracesite import serve
+    from tracesite.serve import server as serve
 
     proj = make_project({"content/about.md": "Hello.\n"})
     opened: list[str] = []

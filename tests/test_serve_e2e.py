@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import native_trace
-from tracesite.serve import DevServer
+from tracesite.serve.server import DevServer
 
 TIMEOUT = 30_000  # ms; a rebuild renders heatmaps on a shared 2-core machine
 

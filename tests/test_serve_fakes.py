@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tracesite.build import BuildOptions, BuildResult
-from tracesite.config import load_config
-from tracesite.errors import TraceReadError
-from tracesite.serve import DevServer
-from tracesite.writer import atomic_write
+from tracesite.build.pipeline import BuildOptions, BuildResult
+from tracesite.build.writer import atomic_write
+from tracesite.core.config import load_config
+from tracesite.core.errors import TraceReadError
+from tracesite.serve.server import DevServer
 
 
 class FakeBuild:

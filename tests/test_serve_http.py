@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from test_serve_fakes import FakeBuild, get, make_fake_project, running
-from tracesite.errors import TracesiteError
-from tracesite.livereload import EVENTS_PATH, LiveReloadHub, inject
-from tracesite.serve import DevServer
+from tracesite.core.errors import TracesiteError
+from tracesite.serve.livereload import EVENTS_PATH, LiveReloadHub, inject
+from tracesite.serve.server import DevServer
 
 SECRET = "TOP-SECRET-OUTSIDE-THE-SITE"
 
@@ -476,7 +476,7 @@ def test_ipv6_loopback(tmp_path):
 
 def test_the_shell_digest_ignores_main_title_and_description_only():
     """Equal digests let a page swap in a new <main> in place; anything else must reload."""
-    from tracesite.livereload import shell_digest
+    from tracesite.serve.livereload import shell_digest
 
     def page(title: str, desc: str, main: str, header: str = "Gallery") -> bytes:
         return (

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from test_serve_fakes import FakeBuild, get, make_fake_project, running
-from tracesite.serve_watch import WatchPlan, is_editor_junk
+from tracesite.serve.watch import WatchPlan, is_editor_junk
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ import pytest
 from conftest import native_trace
 from test_serve_e2e import serving
 from test_serve_fakes import FakeBuild, get, make_fake_project, running
-from tracesite.serve import DevServer
+from tracesite.serve.server import DevServer
 
 SECRET = "TOP-SECRET-OUTSIDE-THE-SITE"
 

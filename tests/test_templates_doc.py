@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from tracesite import pages
+from tracesite.site import pages
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "templates.md"
 CLASSES = [

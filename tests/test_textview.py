@@ -6,9 +6,9 @@ import math
 from html.parser import HTMLParser
 
 from test_heatmap import HOSTILE, synthetic_trace
-from tracesite.model import Candidate, Position, Trace, TraceMeta
-from tracesite.options import HeatmapOptions, Highlight
-from tracesite.textview import MAX_LOW_MARKS, render_marks, render_text_view
+from tracesite.core.options import HeatmapOptions, Highlight
+from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
+from tracesite.render.textview import MAX_LOW_MARKS, render_marks, render_text_view
 
 
 class Spans(HTMLParser):

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tracesite.embeds import script_scheme
+from tracesite.site.links import script_scheme
 
 TIMEOUT = 20_000
 

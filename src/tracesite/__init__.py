@@ -9,30 +9,45 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tracesite.errors import TraceReadError, TracesiteError
+from tracesite.core.errors import TraceReadError, TracesiteError
+from tracesite.core.version import __version__
 
 if TYPE_CHECKING:
-    from tracesite.formats import load
-    from tracesite.model import Trace, TraceMeta, TraceStats
+    from tracesite.formats import from_openai, load, save
+    from tracesite.model.trace import Trace, TraceMeta, TraceStats
 
-__version__ = "0.1.0"
-__all__ = ["Trace", "TraceMeta", "TraceReadError", "TraceStats", "TracesiteError", "load", "show"]
+__all__ = [
+    "Trace",
+    "TraceMeta",
+    "TraceReadError",
+    "TraceStats",
+    "TracesiteError",
+    "__version__",
+    "from_openai",
+    "load",
+    "save",
+    "show",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "load":
-        from tracesite.formats import load
+    if name in ("load", "save", "from_openai"):
+        from tracesite import formats
 
-        return load
+        return getattr(formats, name)
     if name in ("Trace", "TraceMeta", "TraceStats"):
-        from tracesite import model
+        from tracesite.model import trace
 
-        return getattr(model, name)
+        return getattr(trace, name)
     raise AttributeError(f"module 'tracesite' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def show(trace: Trace, **options: Any) -> Any:
     """Display a trace's heatmap in Jupyter (imports Bokeh on first use)."""
-    from tracesite.heatmap import show_trace
+    from tracesite.render.heatmap import show_trace
 
     return show_trace(trace, **options)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tracesite.errors import ErrorCollection, TracesiteError
+from tracesite.core.errors import ErrorCollection, TracesiteError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,7 +68,7 @@ def main(verbose: bool) -> None:
 @at_the_edge
 def inspect(files: tuple[str, ...], as_json: bool) -> None:
     """Read trace files and print what was understood."""
-    from tracesite.inspect import run_inspect
+    from tracesite.commands.inspect import run_inspect
 
     sys.exit(run_inspect(list(files), as_json=as_json))
 
@@ -80,7 +80,7 @@ def inspect(files: tuple[str, ...], as_json: bool) -> None:
 @at_the_edge
 def render(file: str, output: str | None, index: int) -> None:
     """Render one trace to one self-contained HTML file (BokehJS inlined)."""
-    from tracesite.render import render_file
+    from tracesite.render.page import render_file
 
     out = render_file(Path(file), Path(output) if output else None, index=index)
     click.echo(f"wrote {out}")
@@ -103,7 +103,7 @@ def build(
     clean: bool,
 ) -> None:
     """Build the project in PROJECT (default: current folder) into site/."""
-    from tracesite.build import BuildOptions, build_project
+    from tracesite.build.pipeline import BuildOptions, build_project
 
     result = build_project(
         Path(project),
@@ -127,7 +127,7 @@ def build(
 @at_the_edge
 def serve(project: str, host: str, port: int, open_browser: bool, poll: bool) -> None:
     """Build, serve, watch, rebuild and live-reload the browser."""
-    from tracesite.serve import serve_project
+    from tracesite.serve.server import serve_project
 
     serve_project(Path(project), host=host, port=port, open_browser=open_browser, poll=poll)
 
@@ -137,7 +137,7 @@ def serve(project: str, host: str, port: int, open_browser: bool, poll: bool) ->
 @at_the_edge
 def new(directory: str) -> None:
     """Scaffold a new gallery project in DIRECTORY."""
-    from tracesite.scaffold import new_project
+    from tracesite.commands.new import new_project
 
     new_project(Path(directory))
 
@@ -154,7 +154,7 @@ def deploy(
     project: str, remote: str, branch: str, message: str | None, cname: str | None, no_build: bool
 ) -> None:
     """Build and push the site to a GitHub Pages branch."""
-    from tracesite.deploy import DeployOptions, deploy_project
+    from tracesite.deploy.publish import DeployOptions, deploy_project
 
     deploy_project(
         Path(project),

@@ -1,4 +1,4 @@
-"""A fast way for readers to assemble a :class:`~tracesite.model.Trace`.
+"""A fast way for readers to assemble a :class:`~tracesite.model.trace.Trace`.
 
 ``Trace.from_positions`` builds a ``Position`` tuple per token and sorts alternatives one position
 at a time; that costs seconds on a 1,000,000-token file. Readers instead append raw values to flat
@@ -13,11 +13,11 @@ import math
 import numpy as np
 
 from tracesite.formats.common import special_positions
-from tracesite.model import SENTINEL_LOGPROB, Candidate, Position, Trace, TraceMeta
+from tracesite.model.trace import SENTINEL_LOGPROB, Candidate, Position, Trace, TraceMeta
 
 
 def normalise_logprobs(values: list[float | None]) -> np.ndarray:
-    """Vectorised :func:`tracesite.model.normalise_logprob`: NaN for unknown, tiny positives 0."""
+    """Vectorised :func:`~tracesite.model.trace.normalise_logprob`: NaN unknown, tiny p 0."""
     arr = np.array(values, dtype=np.float64)  # None becomes NaN
     if arr.size:
         with np.errstate(invalid="ignore"):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tracesite.errors import TraceReadError
+from tracesite.core.errors import TraceReadError
 
 #: A stream's values, each with the address it starts at (``"line 17: $"`` in a JSON-lines or
 #: SSE file, ``"$[3]"`` in a JSON array of chunks).

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from tracesite.errors import TraceReadError
+from tracesite.core.errors import TraceReadError
 
 _SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
 _DECODER = json.JSONDecoder()

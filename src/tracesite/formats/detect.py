@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tracesite.errors import TraceReadError
+from tracesite.core.errors import TraceReadError
 from tracesite.formats import (
     gemini,
     llamacpp,
@@ -26,7 +26,7 @@ from tracesite.formats import (
 )
 from tracesite.formats.common import Events, describe, fail
 from tracesite.formats.containers import UNREAD, Parsed, decode, fast_document, parse_text
-from tracesite.model import Trace
+from tracesite.model.trace import Trace
 
 #: The short, stable format names found in ``TraceMeta.format``.
 FORMAT_NAMES = (
@@ -130,7 +130,7 @@ def _document_reader(obj: Any) -> Reader | None:
         if _is_chunk(obj):
             return _single_chunk
         if _is_completions(obj):
-            return openai_completions.read_completions_response
+            return openai_chat.read_completions_response
         return openai_chat.read_chat_response
     if isinstance(obj.get("output"), list) and (
         obj.get("object") == "response" or "created_at" in obj

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tracesite.errors import TraceReadError
+from tracesite.core.errors import TraceReadError
 from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import (
     MIN_INT,

@@ -24,7 +24,7 @@ from tracesite.formats.common import (
     optional_str,
 )
 from tracesite.formats.entries import id_of, logprob_of
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "gemini"
 STREAM_FORMAT = "gemini_stream"

@@ -30,7 +30,7 @@ from tracesite.formats.common import (
     optional_str,
 )
 from tracesite.formats.entries import read_entries
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "llamacpp"
 KEY = "completion_probabilities"

@@ -1,6 +1,6 @@
 """tracesite's native format: ``{"tracesite": 1, "tokens": [...], ...metadata}`` (docs/formats.md).
 
-The JSON Schema is ``tracesite/schema/native.schema.json``. Saving is lossless:
+The JSON Schema is ``tracesite/formats/schema/native.schema.json``. Saving is lossless:
 ``read_native(to_native_dict(t)) == t`` for every trace (property-tested), including unknown
 logprobs (``null``), exact zeros (``"prob": 0``, since JSON has no ``-Infinity``), raw bytes that
 are not UTF-8, token ids and special tokens. A ``.jsonl`` file holds one trace object per line.
@@ -25,7 +25,7 @@ from tracesite.formats.common import (
     plain_logprob,
 )
 from tracesite.formats.entries import bytes_of, id_of, logprob_of
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "native"
 VERSION = 1
@@ -34,10 +34,12 @@ _MAX_ID = 2**63 - 1
 
 
 def native_schema() -> dict[str, Any]:
-    """The JSON Schema of the native format (shipped as ``tracesite/schema/native.schema.json``)."""
+    """The JSON Schema of the native format (``tracesite/formats/schema/native.schema.json``)."""
     from importlib.resources import files
 
-    text = (files("tracesite") / "schema" / "native.schema.json").read_text(encoding="utf-8")
+    text = (files("tracesite.formats") / "schema" / "native.schema.json").read_text(
+        encoding="utf-8"
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 

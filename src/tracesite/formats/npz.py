@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from tracesite.errors import TraceReadError
+from tracesite.core.errors import TraceReadError
 from tracesite.formats.builder import TraceBuilder
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "npz"
 MAGIC = b"PK\x03\x04"

@@ -14,7 +14,7 @@ from typing import Any
 from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import Events, expect_dict, optional_str
 from tracesite.formats.entries import read_entries
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "ollama"
 

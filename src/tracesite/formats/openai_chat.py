@@ -23,7 +23,8 @@ from tracesite.formats.common import (
     small_extra,
 )
 from tracesite.formats.entries import read_entries
-from tracesite.model import Trace, TraceMeta
+from tracesite.formats.openai_completions import prompt_text, read_completions_choice
+from tracesite.model.trace import Trace, TraceMeta
 
 CHAT = "openai_chat"
 CHAT_STREAM = "openai_chat_stream"
@@ -75,8 +76,6 @@ def read_chat_logprobs(
 
 def read_chat_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
     """Every choice with logprobs of a chat completion response."""
-    from tracesite.formats.openai_completions import read_completions_choice
-
     choices = expect_list(d.get("choices"), f"{addr}.choices")
     base = {
         "source": source,
@@ -215,4 +214,13 @@ def read_chat_stream(events: Events, source: str) -> list[Trace]:
             )
     if not any(len(t) for t in traces):
         raise fail("$", "this chat stream has no logprobs (request them with logprobs=true)")
+    return traces
+
+
+def read_completions_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
+    """Every choice with logprobs of a legacy completions response."""
+    traces = read_chat_response(d, source, addr)
+    prompt = prompt_text(d.get("prompt"))
+    if prompt is not None:
+        traces = [t.replace_meta(prompt=prompt) for t in traces]
     return traces

@@ -24,7 +24,7 @@ from tracesite.formats.common import (
     small_extra,
 )
 from tracesite.formats.entries import id_of, logprob_of, read_entries
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "openai_completions"
 _TOKEN_ID_PREFIX = "token_id:"
@@ -81,7 +81,7 @@ def read_legacy_logprobs(lp: dict[str, Any], addr: str, out: TraceBuilder) -> No
             out.alt(pos, alabel, logprob_of(value, f"{addr}.top_logprobs[{i}][{key!r}]"), araw, aid)
 
 
-def _prompt(value: Any) -> str | None:
+def prompt_text(value: Any) -> str | None:
     """The request's prompt when a saved response carries it (a string, or ``[{content}]``)."""
     if isinstance(value, str):
         return value
@@ -110,17 +110,6 @@ def read_completions_choice(choice: dict[str, Any], addr: str, meta: dict[str, A
         text = optional_str(content, f"{addr}.message.content")
     b.mark_specials(text)
     return b.build(TraceMeta(**{**meta, "format": FORMAT_NAME, "provider_text": text}))
-
-
-def read_completions_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:
-    """Every choice with logprobs of a legacy completions response."""
-    from tracesite.formats.openai_chat import read_chat_response
-
-    traces = read_chat_response(d, source, addr)
-    prompt = _prompt(d.get("prompt"))
-    if prompt is not None:
-        traces = [t.replace_meta(prompt=prompt) for t in traces]
-    return traces
 
 
 def read_completions_stream(events: Events, source: str) -> list[Trace]:

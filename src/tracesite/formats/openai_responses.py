@@ -22,7 +22,7 @@ from tracesite.formats.common import (
     small_extra,
 )
 from tracesite.formats.entries import read_entries
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "openai_responses"
 STREAM_FORMAT = "openai_responses_stream"

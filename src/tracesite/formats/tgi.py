@@ -14,7 +14,7 @@ from typing import Any
 from tracesite.formats.builder import TraceBuilder
 from tracesite.formats.common import Events, describe, expect_dict, expect_list, fail, optional_str
 from tracesite.formats.entries import id_of, logprob_of
-from tracesite.model import Trace, TraceMeta
+from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "tgi"
 STREAM_FORMAT = "tgi_stream"

@@ -1,0 +1,191 @@
+"""Atomic writes into the output folder, URL collision checks, and the record of what was written.
+
+Each file is written to a temporary name and renamed into place, so every file in the output is
+always complete. Pages are written before the index and stale files are removed last, so a build
+killed half-way leaves the previous site usable. A marker file records that tracesite owns the
+folder and what it wrote (for safe ``--clean`` and stale-file removal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from tracesite.core.errors import BuildError
+
+MARKER = ".tracesite-build"
+TMP_PREFIX = ".tmp-"
+
+
+def check_output_dir(output: Path, project: Path, content: Path) -> None:
+    """Refuse an output folder that would overwrite or delete the user's own files."""
+    out = output.resolve()
+    home = Path.home().resolve()
+    forbidden = {
+        Path("/"): "the file-system root",
+        home: "the home folder",
+        project.resolve(): "the project",
+    }
+    forbidden[content.resolve()] = "the content folder"
+    for place, what in forbidden.items():
+        if out == place:
+            raise BuildError(f"refusing to write the site into {what}", path=str(output))
+    for place, what in (
+        (project.resolve(), "the project"),
+        (content.resolve(), "the content folder"),
+    ):
+        if place.is_relative_to(out):
+            raise BuildError(f"refusing an output folder that contains {what}", path=str(output))
+    if out.is_relative_to(content.resolve()):
+        raise BuildError("refusing an output folder inside the content folder", path=str(output))
+    if out.exists() and not out.is_dir():
+        raise BuildError("output exists and is not a folder", path=str(output))
+    if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):
+        raise BuildError(
+            "output folder is not empty and was not written by tracesite "
+            f"(no {MARKER} marker); choose another folder or empty it yourself",
+            path=str(output),
+        )
+
+
+class SiteWriter:
+    """Writes site files atomically and remembers them; one instance per build."""
+
+    def __init__(self, root: Path, *, clean: bool = False) -> None:
+        self.root = root
+        self.clean = clean
+        self.written: dict[str, str] = {}  # site path -> sha1 of content
+        self.sources: dict[str, str] = {}  # site path -> what produced it (for collision errors)
+        self.changed: list[str] = []
+        self.keys: dict[str, str] = {}  # site path -> key of the inputs it was rendered from
+        self.previous, self.previous_keys = self._read_marker()
+        if clean:  # rewrite everything; whatever this build does not write goes at the end
+            self.owned = set(self.previous)
+            self.previous, self.previous_keys = {}, {}
+        else:
+            self.owned = set(self.previous)
+        # Until finish(), the record says only which files tracesite owns, not their digests:
+        # a build killed half-way may have replaced some of them, and the next build must not
+        # trust the old digests for those (nor refuse the folder as foreign).
+        root.mkdir(parents=True, exist_ok=True)
+        pending = {"generator": "tracesite", "complete": False, "owned": sorted(self.owned)}
+        atomic_write(root / MARKER, json.dumps(pending, indent=0).encode("utf-8"))
+
+    def _read_marker(self) -> tuple[dict[str, str], dict[str, str]]:
+        try:
+            data = json.loads((self.root / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}, {}
+        if isinstance(data, dict) and data.get("complete") is False:
+            owned = [str(p) for p in data.get("owned", []) if isinstance(p, str)]
+            self._sweep_temporaries()
+            return dict.fromkeys(owned, ""), {}  # a killed build: owned, digests unknown
+        out = []
+        for name in ("files", "keys"):
+            table = data.get(name, {}) if isinstance(data, dict) else {}
+            out.append(
+                {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+            )
+        return out[0], out[1]
+
+    def _sweep_temporaries(self) -> None:
+        """Remove half-written files a killed build left (only ever our own ``.tmp-*.part``)."""
+        for tmp in self.root.rglob(f"{TMP_PREFIX}*.part"):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
+
+    def unchanged(self, rel: str, key: str, source: str = "") -> bool:
+        """True (and the file kept) when ``rel`` was last rendered from inputs with this key.
+
+        Lets a rebuild skip rendering pages whose inputs did not change (the key covers them
+        all: cached heatmap, note, neighbours, config, theme). The caller renders otherwise and
+        passes ``key`` to :meth:`write`.
+        """
+        if self.previous_keys.get(rel) != key or rel not in self.previous:
+            return False
+        if not (self.root / rel).is_file():
+            return False
+        if source:
+            self.claim(rel, source)
+        self.written[rel] = self.previous[rel]
+        self.keys[rel] = key
+        return True
+
+    def claim(self, rel: str, source: str) -> None:
+        """Reserve a site path for a source; two sources for one URL is an error naming both."""
+        other = self.sources.get(rel)
+        if other is not None and other != source:
+            raise BuildError(f"{source} and {other} both write {rel}", path=source)
+        self.sources[rel] = source
+
+    def write(self, rel: str, data: str | bytes, source: str = "", key: str = "") -> None:
+        """Write ``rel`` (a site path with / separators) atomically, skipping unchanged files."""
+        if source:
+            self.claim(rel, source)
+        if key:
+            self.keys[rel] = key
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        self.written[rel] = digest
+        target = self.root / rel
+        if digest and self.previous.get(rel) == digest and target.is_file():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, raw)
+        self.changed.append(rel)
+
+    def copy(self, rel: str, src: Path) -> None:
+        self.write(rel, src.read_bytes())
+
+    def finish(self) -> list[str]:
+        """Remove files of the previous build that this build did not write; write the marker."""
+        removed = []
+        stale = set(self.owned) - set(self.written)
+        if self.clean:  # --clean: nothing but what this build wrote stays
+            stale |= {
+                p.relative_to(self.root).as_posix()
+                for p in self.root.rglob("*")
+                if (p.is_file() or p.is_symlink()) and p.name != MARKER
+            } - set(self.written)
+        for rel in sorted(stale):
+            target = self.root / rel
+            if target.is_symlink():
+                target.unlink()
+                removed.append(rel)
+            elif target.is_file() and target.resolve().is_relative_to(self.root.resolve()):
+                target.unlink()
+                removed.append(rel)
+                _prune_empty_dirs(target.parent, self.root)
+        marker = {
+            "generator": "tracesite",
+            "complete": True,
+            "files": dict(sorted(self.written.items())),
+            "keys": dict(sorted(self.keys.items())),
+        }
+        atomic_write(self.root / MARKER, json.dumps(marker, indent=0).encode("utf-8"))
+        return removed
+
+
+def atomic_write(target: Path, raw: bytes) -> None:
+    # ".tmp-*" and no ".html" ending: a leftover of a killed build is never taken for a page
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _prune_empty_dirs(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

@@ -1,0 +1,252 @@
+"""The Bokeh models of a heatmap: one plot whose drawing sources the browser code fills.
+
+Only :func:`tracesite.render.heatmap._template` (once per columns and colour mode) and the reference
+path :func:`tracesite.render.heatmap.render_heatmap_direct` build them; Bokeh is imported inside.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tracesite.render.cells import UNIT_PX
+
+#: Colour-bar titles per mode; the browser code switches them with the mode.
+MODE_TITLES = {
+    "probability": "Probability",
+    "entropy": "Entropy (bits, lower bound)",
+    "surprisal": "Surprisal (bits)",
+}
+_FONT = "Helvetica, Arial, sans-serif"
+_RED = "#d0021b"  # the chosen path's outline, as in the seed figure
+
+
+def _color_bar_ticks(mode: str) -> list[float]:
+    return [round(i * 0.2, 1) for i in range(6)] if mode == "probability" else [0.0]
+
+
+def build_figure(
+    data_columns: dict[str, list[Any]], *, columns: int, mode: str, frame_px: int
+) -> Any:
+    """The Bokeh document root for one trace; the browser code does the drawing.
+
+    ``data_columns`` are the trace's data source columns (each a one-item list), or placeholders
+    when building the template of :func:`tracesite.render.heatmap._template`.
+    """
+    # Bokeh's own annotations are partial (mypy cannot see ColorBar): use the modules untyped.
+    bm: Any = importlib.import_module("bokeh.models")
+    from bokeh.core.properties import value
+    from bokeh.document import Document
+
+    font = value(_FONT)
+    data = bm.ColumnDataSource(data_columns)
+
+    def empty(*names: str) -> Any:
+        return bm.ColumnDataSource({n: [] for n in names})
+
+    cells = empty("x", "y", "t", "pt", "v", "tc", "la", "fs", "i", "k")
+    unknown = empty("x", "y")
+    nums = empty("x", "y", "t", "nc", "nf")
+    flags = empty("x", "y")
+    bands = empty("x", "y", "w", "lx", "t")
+    target = empty("x", "y", "h")
+
+    # flipped: y grows downwards, row 0 on top; the browser code sets the span from frame_px
+    y_range = bm.Range1d(start=frame_px / UNIT_PX, end=0)
+    plot = bm.Plot(
+        x_range=bm.Range1d(start=0, end=columns),
+        y_range=y_range,
+        frame_height=frame_px,
+        sizing_mode="stretch_width",
+        min_border_left=4,
+        min_border_right=8,
+        min_border_top=4,
+        min_border_bottom=4,
+        outline_line_color=None,
+        background_fill_color=None,
+        border_fill_color=None,
+        toolbar_location=None,
+        title=None,
+    )
+    # All text is drawn by LabelSet annotations, not Text glyphs: BokehJS measures every label of
+    # a Text glyph six times on each data change (once per selection/hover/... variant), which
+    # made a scroll step cost ~400 ms; a LabelSet draws its labels once per paint.
+    mapper = bm.LinearColorMapper(
+        palette=["#f7fcf5", "#00441b"], low=0, high=1, nan_color="#e4e4e4"
+    )
+    plot.add_glyph(
+        bands,
+        bm.Rect(
+            x="x",
+            y="y",
+            width="w",
+            height=0.34,
+            fill_color="#f7c873",  # opaque: its label stays readable on dark pages too
+            line_color=None,
+        ),
+    )
+    plot.add_layout(
+        bm.LabelSet(
+            source=bands,
+            x="lx",
+            y="y",
+            text="t",
+            text_align="left",
+            text_baseline="middle",
+            text_font_size="10px",
+            text_font=font,
+            text_color="#5c3b00",
+        )
+    )
+    cell_renderer = plot.add_glyph(
+        cells,
+        bm.Rect(
+            x="x",
+            y="y",
+            width=0.94,
+            height=0.92,
+            fill_color={"field": "v", "transform": mapper},
+            line_color=_RED,
+            line_width=2.2,
+            line_alpha="la",
+        ),
+    )
+    # Cells whose p was not given: hatched by a renderer of their own. A per-cell hatch_pattern
+    # column makes BokehJS build a pattern canvas per cell on every redraw (seconds per scroll).
+    plot.add_glyph(
+        unknown,
+        bm.Rect(
+            x="x",
+            y="y",
+            width=0.94,
+            height=0.92,
+            fill_color=None,
+            line_color=None,
+            hatch_pattern="/",
+            hatch_color="#8a8a8a",
+            hatch_alpha=0.7,
+            hatch_scale=7,
+        ),
+    )
+    plot.add_layout(
+        bm.LabelSet(
+            source=cells,
+            x="x",
+            y="y",
+            y_offset=6,
+            text="t",
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="12px",
+            text_font=font,
+            text_color="tc",
+            text_font_style="fs",
+        )
+    )
+    plot.add_layout(
+        bm.LabelSet(
+            source=cells,
+            x="x",
+            y="y",
+            y_offset=-8,
+            text="pt",
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="10px",
+            text_font=font,
+            text_color="tc",
+            text_alpha=0.9,
+        )
+    )
+    plot.add_layout(
+        bm.LabelSet(
+            source=nums,
+            x="x",
+            y="y",
+            text="t",
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="10px",
+            text_font=font,
+            text_color="nc",
+            text_font_style="nf",
+        )
+    )
+    plot.add_glyph(
+        flags,
+        bm.Scatter(
+            x="x",
+            y="y",
+            marker="inverted_triangle",
+            size=9,
+            fill_color="#f08c00",
+            line_color="#ffffff",
+            line_width=1,
+        ),
+    )
+    plot.add_glyph(
+        target,
+        bm.Rect(
+            x="x",
+            y="y",
+            width=1.0,
+            height="h",
+            fill_color="#1f6feb",
+            fill_alpha=0.08,
+            line_color="#1f6feb",
+            line_width=3,
+        ),
+    )
+    bar = bm.ColorBar(
+        color_mapper=mapper,
+        title=MODE_TITLES[mode],
+        ticker=bm.FixedTicker(ticks=_color_bar_ticks(mode)),
+        formatter=bm.PrintfTickFormatter(format="%.1f"),
+        width=14,
+        padding=6,
+        title_text_font_size="11px",
+        title_text_font_style="normal",
+        title_text_color="#777777",
+        major_label_text_font_size="10px",
+        major_label_text_color="#777777",
+        major_tick_line_color=None,
+        bar_line_color=None,
+        background_fill_color=None,
+    )
+    plot.add_layout(bar, "right")
+    hover = bm.HoverTool(
+        renderers=[cell_renderer],
+        tooltips=None,
+        callback=bm.CustomJS(code="TracesiteHeatmap.hover(cb_obj,cb_data)"),
+    )
+    pan = bm.PanTool(dimensions="height")
+    plot.toolbar = bm.Toolbar(tools=[pan, hover], active_drag=pan)
+    y_range.js_on_change("start", bm.CustomJS(code="TracesiteHeatmap.moved(cb_obj)"))
+    doc = Document()
+    doc.add_root(plot)
+    models = dict(
+        plot=plot,
+        data=data,
+        cells=cells,
+        unknown=unknown,
+        nums=nums,
+        flags=flags,
+        bands=bands,
+        target=target,
+        mapper=mapper,
+        bar=bar,
+        hover=hover,
+        yr=y_range,
+    )
+    doc.js_on_event(
+        "document_ready",
+        bm.CustomJS(
+            args=models,
+            code=(
+                "(window.__tsh_q=window.__tsh_q||[]).push({"
+                + ",".join(models)
+                + "});window.TracesiteHeatmap&&TracesiteHeatmap.drain()"
+            ),
+        ),
+    )
+    return plot

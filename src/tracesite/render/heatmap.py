@@ -1,0 +1,255 @@
+"""The trace heatmap: a Bokeh figure drawn a viewport at a time by ``static/heatmap/heatmap.js``.
+
+This is the only module that imports Bokeh, and it does so inside functions (the import alone
+costs ~0.5 s). The embed carries one data source per trace (see :mod:`tracesite.render.cells`) and
+a handful of empty drawing sources; the browser code fills the drawing sources with the rows near
+the viewport whenever the y range moves, builds tooltips with ``textContent`` and draws the
+overview strip. Pages must load BokehJS (``staticfiles.bokeh_js_files``) and the heatmap assets
+(:func:`heatmap_assets`) before or after the embed script; the browser code queues either way.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import re
+import uuid
+from dataclasses import dataclass, fields, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tracesite.core.options import COLOR_MODES, HeatmapOptions
+from tracesite.model.trace import Trace
+from tracesite.render.cells import COLUMN_NAMES, UNIT_PX, layout_for, pack_trace
+from tracesite.render.glyphs import build_figure
+
+_ASSET_DIR = ("default", "static", "heatmap")
+
+
+def _asset_dir() -> Path:
+    from tracesite.core.config import builtin_themes_dir
+
+    return builtin_themes_dir().joinpath(*_ASSET_DIR)
+
+
+def heatmap_assets() -> list[tuple[str, bytes]]:
+    """The heatmap's own CSS and JS (besides BokehJS), as (file name, bytes), CSS first.
+
+    The site build copies them with the theme's static files (``assets/theme/heatmap/``);
+    ``tracesite render`` inlines them.
+    """
+    folder = _asset_dir()
+    names = sorted(p.name for p in folder.iterdir() if p.suffix in (".css", ".js"))
+    names.sort(key=lambda n: not n.endswith(".css"))
+    return [(name, (folder / name).read_bytes()) for name in names]
+
+
+def _mode_select(current: str) -> str:
+    opts = "".join(
+        f'<option value="{m}"{" selected" if m == current else ""}>{m}</option>'
+        for m in COLOR_MODES
+    )
+    return (
+        f'<label class="tsh-mode-label">Colour by <select class="tsh-mode">{opts}</select></label>'
+    )
+
+
+_LEGEND = (
+    '<span class="tsh-legend" aria-hidden="true">'
+    '<span class="tsh-key tsh-key-chosen"></span>chosen token'
+    '<span class="tsh-key tsh-key-unknown"></span>p not given'
+    '<span class="tsh-key tsh-key-low"></span>low confidence'
+    '<span class="tsh-key tsh-key-hl"></span>highlight</span>'
+)
+
+
+def _wrap(div: str, trace: Trace, options: HeatmapOptions, uid: str) -> str:
+    """Our container around Bokeh's div: controls, overview strip and tooltip (all escaped)."""
+    lay = layout_for(trace, options)
+    first = options.position_offset + 1
+    last = options.position_offset + trace.n_tokens
+    label = html.escape(
+        f"Token heatmap, positions {first}–{last}; hover a cell for its alternatives", quote=True
+    )
+    overview = (
+        f'<canvas class="tsh-overview" height="{lay.view_px}" role="scrollbar" '
+        f'aria-controls="{uid}" aria-orientation="vertical" aria-valuemin="0" '
+        f'aria-valuemax="100" aria-valuenow="0" style="height:{lay.view_px}px;margin-top:4px" '
+        f'aria-label="Overview of the whole trace; click to jump"></canvas>'
+        if lay.scrolls
+        else ""
+    )
+    return (
+        f'<div class="tsh" id="{uid}" tabindex="0" aria-label="{label}" data-n="{trace.n_tokens}">'
+        f'<div class="tsh-bar">{_mode_select(options.color_by)}{_LEGEND}'
+        '<span class="tsh-where"></span></div>'
+        f'<div class="tsh-main"><div class="tsh-plot" style="min-height:{lay.view_px + 8}px">'
+        f"{div}</div>"
+        f"{overview}</div>"
+        '<div class="tsh-tip" role="tooltip" hidden></div></div>'
+    )
+
+
+# Placeholders of the document template: a frame height no trace has (the y range's start is
+# derived from it) and one string per data column.
+_FRAME_SENTINEL = UNIT_PX * 333331
+_FRAME_RE = re.compile(r'"frame_height":9999930\b')
+_START_RE = re.compile(r'"start":333331(?:\.0)?\b')
+_ID_RE = re.compile(r'"(p\d+)"')
+_WAIT_FOR_DOM = '  if (document.readyState != "loading") fn();\n'
+
+
+def _placeholder(name: str) -> str:
+    return f"@@tsh:{name}@@"
+
+
+@dataclass(frozen=True)
+class _Template:
+    """``components()`` output of a heatmap with placeholders for everything per trace."""
+
+    script: str
+    div: str
+
+
+def _js_json(obj: Any) -> str:
+    """JSON escaped the way ``bokeh.embed`` escapes its document inside the embed script."""
+    from bokeh.core.json_encoder import serialize_json
+
+    text = serialize_json(obj)
+    return html.escape(text, quote=False).replace("'", "&#x27;").replace("\\", "\\\\")
+
+
+@cache
+def _template(columns: int, mode: str) -> _Template:
+    """Build the Bokeh models once per (columns, mode); only data and sizes vary per trace.
+
+    Building ~60 models and serialising them costs ~200 ms, so a 1,000-trace gallery would spend
+    minutes here; the template is filled in ~1 ms. ``tests/test_heatmap.py`` checks the result
+    equals ``components()`` of the same figure built directly.
+    """
+    from bokeh.embed import components
+
+    placeholders = {k: [_placeholder(k)] for k in COLUMN_NAMES}
+    plot = build_figure(placeholders, columns=columns, mode=mode, frame_px=_FRAME_SENTINEL)
+    script, div = components(plot)
+    docid = re.search(r'"docid":"([^"]+)"', script)
+    elementid = re.search(r'<div id="([^"]+)"', div)
+    if not (docid and elementid and _FRAME_RE.search(script) and _START_RE.search(script)):
+        raise RuntimeError("unexpected bokeh.embed.components() output; cannot build the template")
+    # Bokeh's script waits for DOMContentLoaded, i.e. for the whole page to be parsed (50,000
+    # text-view spans take ~0.5 s); our div always comes before the script, so start at once
+    # when it is there and only otherwise wait.
+    if script.count(_WAIT_FOR_DOM) != 1:
+        raise RuntimeError("unexpected bokeh.embed.components() script; cannot build the template")
+    present = f'document.getElementById("{elementid.group(1)}")'
+    script = script.replace(
+        _WAIT_FOR_DOM, f'  if (document.readyState != "loading" || {present}) fn();\n'
+    )
+    out = []
+    for text in (script, div):
+        text = text.replace(docid.group(1), "@@tsh:docid@@")
+        text = text.replace(elementid.group(1), "@@tsh:elementid@@")
+        text = _ID_RE.sub(r'"@@tsh:idp@@\1"', text)  # model ids unique per embed
+        text = text.replace('data-root-id="p', 'data-root-id="@@tsh:idp@@p')
+        out.append(text)
+    return _Template(script=out[0], div=out[1])
+
+
+def _fill(template: _Template, columns: dict[str, Any], frame_px: int, uid: str) -> tuple[str, str]:
+    from bokeh.core.serialization import Serializer
+
+    encode = Serializer(deferred=False).encode
+    ids = {"idp": uid[4:], "docid": str(uuid.uuid4()), "elementid": str(uuid.uuid4())}
+    script, div = template.script, template.div
+    for key, new in ids.items():  # ids first: trace text cannot contain a placeholder by then
+        script = script.replace(f"@@tsh:{key}@@", new)
+        div = div.replace(f"@@tsh:{key}@@", new)
+    script = _FRAME_RE.sub(f'"frame_height":{frame_px}', script, count=1)
+    script = _START_RE.sub(f'"start":{frame_px / UNIT_PX!r}', script, count=1)
+    for name in COLUMN_NAMES:  # in document order; cfg (user text) last
+        script = script.replace(f'"{_placeholder(name)}"', _js_json(encode(columns[name])), 1)
+    return script, div
+
+
+def _new_uid() -> str:
+    """``tsh-`` and 10 random hex digits: the container id; its tail prefixes Bokeh model ids."""
+    return f"tsh-{uuid.uuid4().hex[:10]}"
+
+
+def render_heatmap(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
+    """The heatmap of one trace as ``(script, div)`` for a page (``bokeh.embed.components``).
+
+    The page must also load BokehJS (``staticfiles.bokeh_js_files``) and :func:`heatmap_assets`.
+    """
+    uid = _new_uid()
+    lay = layout_for(trace, options)
+    columns = pack_trace(trace, options, uid)
+    script, div = _fill(_template(lay.columns, options.color_by), columns, lay.view_px, uid)
+    return script, _wrap(div, trace, options, uid)
+
+
+def render_heatmap_direct(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
+    """:func:`render_heatmap` without the template: slow; the reference the template is tested
+    against."""
+    from bokeh.embed import components
+
+    uid = _new_uid()
+    lay = layout_for(trace, options)
+    data = {k: [v] for k, v in pack_trace(trace, options, uid).items()}
+    plot = build_figure(data, columns=lay.columns, mode=options.color_by, frame_px=lay.view_px)
+    script, div = components(plot)
+    return script, _wrap(div, trace, options, uid)
+
+
+@dataclass(frozen=True)
+class HeatmapView:
+    """A rendered heatmap for Jupyter: ``_repr_html_`` is a self-contained ``<iframe srcdoc>``."""
+
+    page: str  # the standalone HTML document (BokehJS inlined)
+    height: int
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<iframe srcdoc="{html.escape(self.page, quote=True)}" '
+            f'style="width:100%;height:{self.height}px;border:0" '
+            'title="tracesite heatmap"></iframe>'
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the standalone page to ``path`` (opens from file:// with no network)."""
+        target = Path(path)
+        target.write_text(self.page, encoding="utf-8")
+        return target
+
+
+def show_trace(trace: Trace, **options: Any) -> HeatmapView | None:
+    """Display a trace's heatmap in Jupyter; outside IPython, return the view (``.save(path)``).
+
+    ``options`` are :class:`HeatmapOptions` fields (``columns=30``, ``color_by="entropy"``...).
+    """
+    from tracesite.render.page import standalone_page
+
+    known = {f.name for f in fields(HeatmapOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(
+            f"unknown heatmap option(s): {', '.join(unknown)}; expected {sorted(known)}"
+        )
+    opts = replace(HeatmapOptions(), **options)
+    page = standalone_page(trace, opts, title=trace.meta.source or "trace", compact=True)
+    view = HeatmapView(page=page, height=layout_for(trace, opts).view_px + 140)
+    shell = _ipython_shell()
+    if shell is None:
+        return view
+    importlib.import_module("IPython.display").display(view)
+    return None
+
+
+def _ipython_shell() -> Any:
+    """The running IPython shell, or None (plain Python, or IPython not installed)."""
+    try:
+        ipython: Any = importlib.import_module("IPython")
+    except ImportError:
+        return None
+    return ipython.get_ipython()

@@ -1,0 +1,181 @@
+"""Gallery-wide pieces: cards, trace URLs, tag pages, the search index, the sitemap."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from tracesite.site.discover import TraceSource, slugify
+from tracesite.site.notes import Note
+from tracesite.site.pages import Card, Section, format_number
+from tracesite.model.summary import TraceSummary
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One trace of the gallery: where it came from, its card, where its page is cached.
+
+    Small on purpose (~2 KB): a build holds one per trace until the index is written. The full
+    :class:`TraceSummary` (statistics, metadata, marks) is read back from the cache entry when
+    the trace's page is rendered.
+    """
+
+    source: TraceSource
+    index: int  # the trace's position in its file
+    cache_key: str
+    note: Note | None
+    card: Card
+
+
+def trace_url(source: TraceSource, index: int, n_in_file: int) -> tuple[str, str]:
+    """(slug, site URL); several traces in one file get ``-1``, ``-2``..."""
+    slug = source.slug if n_in_file == 1 else f"{source.slug}-{index + 1}"
+    return slug, f"traces/{slug}/index.html"
+
+
+def _title(source: TraceSource, s: TraceSummary, note: Note | None) -> str:
+    base = note.title if note is not None and note.title else source.path.name
+    return base if s.n_in_file == 1 else f"{base} #{s.index + 1}"
+
+
+def sparkline_svg(points: str) -> Markup:
+    """Inline SVG from numeric points only (nothing from the trace text reaches it)."""
+    if not points:
+        return Markup("")
+    return Markup(
+        '<svg class="spark" viewBox="0 0 120 24" preserveAspectRatio="none" aria-hidden="true">'
+        '<line x1="0" y1="1" x2="120" y2="1" class="spark-top"/>'
+        f'<polyline points="{html.escape(points, quote=False)}"/></svg>'
+    )
+
+
+def make_card(source: TraceSource, s: TraceSummary, note: Note | None) -> Card:
+    slug, url = trace_url(source, s.index, s.n_in_file)
+    model = (note.overrides.get("model") if note else None) or s.model or ""
+    date = (note.date if note else None) or (note.overrides.get("created") if note else None)
+    date = date or s.created or ""
+    return Card(
+        title=_title(source, s, note),
+        url=url,
+        slug=slug,
+        section=source.section,
+        source=source.rel,
+        model=model,
+        date=date[:10],
+        tags=note.tags if note else (),
+        description=note.description if note else "",
+        n_tokens=int(s.stats["n_tokens"]),
+        mean_prob=s.stats["mean_prob"],
+        perplexity=s.stats["perplexity"],
+        sparkline=sparkline_svg(s.sparkline),
+        excerpt=s.excerpt,
+    )
+
+
+def sections(entries: Sequence[TraceEntry]) -> tuple[Section, ...]:
+    """Cards grouped by the first folder under content/, top level first, then by name."""
+    groups: dict[str, list[Card]] = {}
+    for e in entries:
+        groups.setdefault(e.card.section, []).append(e.card)
+    return tuple(
+        Section(
+            name=name,
+            title=name.replace("-", " ").replace("_", " ").capitalize() or "Traces",
+            cards=tuple(cards),
+        )
+        for name, cards in sorted(groups.items(), key=lambda kv: (kv[0] != "", kv[0]))
+    )
+
+
+def tag_counts(entries: Iterable[TraceEntry]) -> dict[str, list[Card]]:
+    tags: dict[str, list[Card]] = {}
+    for e in entries:
+        for tag in e.card.tags:
+            tags.setdefault(tag, []).append(e.card)
+    return dict(sorted(tags.items(), key=lambda kv: kv[0].lower()))
+
+
+def tag_url(tag: str) -> str:
+    return f"tags/{slugify(tag)}/index.html"
+
+
+def stat_rows(s: TraceSummary, low_confidence: float) -> tuple[tuple[str, str], ...]:
+    st = s.stats
+    rows = [
+        ("Tokens", format_number(int(st["n_tokens"]))),
+        ("Alternatives listed (top-k)", str(st["top_k"])),
+        ("Mean p", format_number(st["mean_prob"], 3)),
+        ("Perplexity", format_number(st["perplexity"], 3)),
+        ("Lowest p", format_number(st["min_prob"], 3)),
+        ("Mean entropy (lower bound, bits)", format_number(s.mean_entropy, 3)),
+        (f"Positions with p < {low_confidence:g}", format_number(s.n_low_confidence)),
+        ("Chosen token outside top-k", format_number(int(st["n_outside_top_k"]))),
+    ]
+    if st["n_unknown"]:
+        rows.append(("Unknown p (left out of averages)", format_number(int(st["n_unknown"]))))
+    return tuple(rows)
+
+
+def metadata_rows(e: TraceEntry, s: TraceSummary) -> tuple[tuple[str, str], ...]:
+    ov = e.note.overrides if e.note else {}
+    rows = [
+        ("Model", ov.get("model") or s.model or ""),
+        ("Created", ov.get("created") or s.created or ""),
+        ("Format", s.format),
+        ("Finish reason", ov.get("finish_reason") or s.finish_reason or ""),
+        (
+            "Source",
+            e.source.rel + (f" (trace {s.index + 1} of {s.n_in_file})" if s.n_in_file > 1 else ""),
+        ),
+        ("Prompt", ov.get("prompt") or s.prompt or ""),
+    ]
+    usage = s.extra.get("usage")
+    if isinstance(usage, dict):
+        rows.append(
+            ("Usage", ", ".join(f"{k}: {v}" for k, v in usage.items() if not isinstance(v, dict)))
+        )
+    return tuple((k, str(v)) for k, v in rows if v)
+
+
+def search_index_js(entries: Sequence[TraceEntry]) -> str:
+    """The gallery's search index as a ``.js`` file, so it loads from ``file://`` too.
+
+    JSON inside a script: ``<``, ``>`` and ``&`` are written as ``\\u003c``... so a token such as
+    ``</script>`` can never close the element (SPEC §13).
+    """
+    items = (
+        {
+            "u": e.card.url,
+            "t": e.card.title,
+            "m": e.card.model,
+            "d": e.card.date,
+            "g": list(e.card.tags),
+            "s": e.card.section,
+            "n": e.card.n_tokens,
+            "p": e.card.mean_prob,
+            "q": e.card.perplexity,
+            "x": (e.card.description + " " + e.card.excerpt).strip(),
+        }
+        for e in entries
+    )  # one item at a time: a list of 2,000 dicts was a 7 MB peak for a 1 MB file
+    return "window.TRACESITE_INDEX = [" + ",".join(js_json(i) for i in items) + "];\n"
+
+
+def js_json(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def sitemap_xml(base_url: str, urls: Iterable[str]) -> str:
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>']
+    lines.append('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
+    for url in urls:
+        loc = url[: -len("index.html")] if url.endswith("index.html") else url
+        lines.append(f"  <url><loc>{html.escape(base + loc, quote=False)}</loc></url>")
+    lines.append("</urlset>")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""Template contexts (documented dataclasses) and Jinja rendering with the theme search path.
+
+Templates receive ``site`` (:class:`SiteContext`) and ``page`` (one of the ``*Page`` classes).
+A project's ``themes/<name>/templates/x.html`` shadows the built-in one and can extend it with
+``{% extends "default:x.html" %}``. Autoescape is on; undefined variables are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from tracesite.core.config import Config, builtin_themes_dir
+from tracesite.site.discover import slugify
+
+EMPTY = Markup("")  # immutable, so safe as a dataclass default
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """``site`` in every template."""
+
+    title: str
+    description: str
+    base_url: str
+    version: str  # tracesite's version, for the footer and cache busting
+    bokeh_js: tuple[
+        str, ...
+    ] = ()  # BokehJS files, site-relative ("assets/bokeh-3.9.2/bokeh.min.js")
+    heatmap_css: tuple[str, ...] = ()  # heatmap CSS/JS files, site-relative
+    heatmap_js: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Card:
+    """One trace in the gallery: everything its card and the search index show."""
+
+    title: str
+    url: str  # site-relative, e.g. "traces/evals/run1/index.html"
+    slug: str
+    section: str
+    source: str  # path under content/
+    model: str
+    date: str  # ISO date or ""
+    tags: tuple[str, ...]
+    description: str
+    n_tokens: int
+    mean_prob: float | None
+    perplexity: float | None
+    sparkline: Markup  # inline SVG built from numbers only (no trace text)
+    excerpt: str  # start of the generated text, for search
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str  # folder name under content/ ("" = top level)
+    title: str
+    cards: tuple[Card, ...]
+
+
+@dataclass(frozen=True)
+class BasePage:
+    """Fields every page has. ``root`` is the relative prefix from the page to the site root."""
+
+    title: str
+    root: str
+    url: str  # site-relative URL of this page
+    kind: str  # "index" | "trace" | "page" | "tag" | "tags" | "404"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class IndexPage(BasePage):
+    sections: tuple[Section, ...] = ()
+    tags: tuple[tuple[str, int], ...] = ()  # (tag, number of traces)
+    intro_html: Markup = EMPTY  # content/index.md, when present
+    n_traces: int = 0
+
+
+@dataclass(frozen=True)
+class TracePage(BasePage):
+    card: Card | None = None
+    heatmap_script: Markup = EMPTY
+    heatmap_div: Markup = EMPTY
+    text_view: Markup = EMPTY
+    stats: tuple[tuple[str, str], ...] = ()  # (label, value) rows
+    metadata: tuple[tuple[str, str], ...] = ()
+    note_html: Markup = EMPTY
+    toc_html: Markup = EMPTY
+    previous: Card | None = None
+    next: Card | None = None
+    marks: tuple[tuple[str, str], ...] = ()  # (label, "#pos-N") links beside the heatmap
+    index_in_file: int = 0
+
+
+@dataclass(frozen=True)
+class StandalonePage(BasePage):
+    body_html: Markup = EMPTY
+    toc_html: Markup = EMPTY
+    has_heatmap: bool = False  # the note embeds traces: load BokehJS
+
+
+@dataclass(frozen=True)
+class TagPage(BasePage):
+    tag: str = ""
+    cards: tuple[Card, ...] = ()
+
+
+@dataclass(frozen=True)
+class TagsPage(BasePage):
+    tags: tuple[tuple[str, str, int], ...] = ()  # (tag, url, count)
+
+
+@dataclass(frozen=True)
+class ErrorPage(BasePage):
+    """404.html: served at any depth, so its links are absolute under the base path."""
+
+    base_path: str = "/"
+
+
+PAGE_TEMPLATES = {
+    "index": "index.html",
+    "trace": "trace.html",
+    "page": "page.html",
+    "tag": "tag.html",
+    "tags": "tags.html",
+    "404": "404.html",
+}
+
+
+def make_env(config: Config) -> jinja2.Environment:
+    """Jinja environment: the theme chain, plus ``default:`` for the built-in default theme."""
+    dirs = [str(d / "templates") for d in config.build.theme_dirs if (d / "templates").is_dir()]
+    builtin = jinja2.FileSystemLoader(str(builtin_themes_dir() / "default" / "templates"))
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(dirs), jinja2.PrefixLoader({"default": builtin}, delimiter=":")]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        finalize=_visible_nul,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = format_number
+    env.filters["urlpath"] = url_path
+    env.filters["tag_url"] = lambda tag: f"tags/{slugify(str(tag))}/index.html"
+    env.filters["digest"] = digest
+    return env
+
+
+def _visible_nul(value: object) -> object:
+    """Every printed value: U+0000 becomes U+FFFD (an HTML parser drops NUL, merging text)."""
+    if isinstance(value, str) and "\x00" in value:
+        fixed = value.replace("\x00", "\ufffd")
+        return Markup(fixed) if isinstance(value, Markup) else fixed
+    return value
+
+
+def digest(value: object) -> str:
+    """A short content hash, e.g. to name a ``data-live-keep`` region by what it holds."""
+    return hashlib.sha1(
+        str(value).encode("utf-8", "surrogatepass"), usedforsecurity=False
+    ).hexdigest()[:16]
+
+
+def url_path(url: str) -> str:
+    """Percent-encode a site-relative URL path (slugs may hold non-ASCII letters)."""
+    return quote(url, safe="/#?=&.-_~")
+
+
+def root_for(url: str) -> str:
+    """The relative prefix from a page at ``url`` back to the site root."""
+    depth = url.count("/")
+    return "../" * depth
+
+
+def relative(from_url: str, to_url: str) -> str:
+    """A page-relative link from one site path to another."""
+    start = posixpath.dirname(from_url) or "."
+    return posixpath.relpath(to_url, start)
+
+
+def format_number(value: float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+@dataclass
+class Renderer:
+    """Renders pages with one Jinja environment; cheap to create once per build."""
+
+    config: Config
+    site: SiteContext
+    env: jinja2.Environment | None = None  # one of make_env(config), else made here
+
+    def __post_init__(self) -> None:
+        if self.env is None:
+            self.env = make_env(self.config)
+
+    def render(self, page: BasePage) -> bytes:
+        """The page as UTF-8. Encoded piece by piece as Jinja yields them: ``render()`` would
+        first hold every piece as a string (an index of 2,000 cards: ~200,000 strings, a
+        24 MB peak for a 2.7 MB page), which made peak memory grow with the gallery."""
+        assert self.env is not None
+        template = self.env.get_template(PAGE_TEMPLATES[page.kind])
+        out = bytearray()
+        for piece in template.generate(site=self.site, page=page):
+            out += piece.encode("utf-8")
+        return bytes(out)
+
+
+def theme_static_dirs(theme_dirs: Sequence[Path]) -> list[Path]:
+    """Static folders of the theme chain, built-in first so a project's files win."""
+    return [d / "static" for d in reversed(theme_dirs) if (d / "static").is_dir()]
