@@ -129,7 +129,8 @@ def main() -> int:
 
     from playwright.sync_api import expect
 
-    from tracesite.build.pipeline import BuildMemo, BuildOptions, BuildResult, build_project
+    from tracesite.build.memo import BuildMemo
+    from tracesite.build.pipeline import BuildOptions, BuildResult, build_project
     from tracesite.serve.server import DevServer
 
     tmp = None

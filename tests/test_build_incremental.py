@@ -90,7 +90,7 @@ def test_a_theme_change_rerenders_every_page(make_project, rendered):
 
 def test_a_kept_jinja_environment_sees_template_edits(make_project):
     """The dev server keeps one Jinja environment across builds; a template edit still shows."""
-    from tracesite.build.pipeline import BuildMemo
+    from tracesite.build.memo import BuildMemo
 
     proj = make_project({"content/a.json": native_trace(10, seed=1)})
     tpl = proj / "themes/default/templates/index.html"
@@ -117,7 +117,7 @@ def test_memo_across_rebuilds_stays_correct(make_project):
     """The dev server's memo: edits are seen, a deleted cache folder is rebuilt, not trusted."""
     import shutil
 
-    from tracesite.build.pipeline import BuildMemo
+    from tracesite.build.memo import BuildMemo
 
     proj = make_project(
         {"content/a.json": native_trace(10, seed=1), "content/b.json": native_trace(10, seed=2)}
@@ -140,7 +140,7 @@ def test_memo_across_rebuilds_stays_correct(make_project):
 
 def test_cache_hits_never_start_worker_processes(make_project, monkeypatch):
     """A pool costs seconds to start on two cores; a note edit must not pay for one."""
-    import tracesite.build.pipeline as build_mod
+    import tracesite.build.executor as build_mod
 
     proj = make_project({f"content/t{i:02d}.json": native_trace(10, seed=i) for i in range(12)})
     assert build_project(proj, BuildOptions(quiet=True, jobs=2)).rendered == 12

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from conftest import native_trace
 from htmlcheck import parse
-from tracesite.build.pipeline import CACHE_DIR, BuildOptions, BuildResult, build_project
+from tracesite.build.cache import CACHE_DIR
+from tracesite.build.pipeline import BuildOptions, BuildResult, build_project
 
 # Bokeh's model ids ("p1234"), document uuids and the heatmap's random element ids differ per render
 _RENDER_IDS = re.compile(r"(p\d{3,}|[0-9a-f]{8,}(?:-[0-9a-f]{4,})*)")

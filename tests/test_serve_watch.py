@@ -12,21 +12,32 @@ import time
 import pytest
 
 from test_serve_fakes import FakeBuild, get, make_fake_project, running
-from tracesite.serve.watch import WatchPlan, is_editor_junk
+from tracesite.serve.watch import WatchPlan
+from tracesite.site.discover import discover, is_ignored
 
 
 @pytest.mark.parametrize(
     "name",
     [".hello.txt.swp", "hello.txt.swx", "hello.txt~", ".#hello.txt", "#hello.txt#", "4913",
-     "hello.tmp", ".tmp-abc.html", ".DS_Store", "hello.txt___jb_tmp___", "x.crswap"],
+     "hello.tmp", ".tmp-abc.html", ".DS_Store", "hello.txt___jb_tmp___", "x.crswap",
+     "run.json.bak", "run.json___jb_old___", "x.kate-swp"],
 )  # fmt: skip
-def test_editor_droppings_are_junk(name):
-    assert is_editor_junk(name)
+def test_editor_droppings_are_ignored_by_the_watcher_and_by_discovery(name, tmp_path):
+    """One rule: what the watcher does not rebuild for, discovery does not read (and back)."""
+    assert is_ignored(name)
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / name).write_text("{}")
+    (content / "real.json").write_text("{}")
+    found = discover(content)
+    assert [t.rel for t in found.traces] == ["real.json"] and not found.static and not found.pages
+    plan = WatchPlan(roots=(content,))
+    assert not plan.relevant(content / name) and plan.relevant(content / "real.json")
 
 
 @pytest.mark.parametrize("name", ["hello.txt", "run.json", "note.md", "tracesite.toml", "a~b.md"])
-def test_real_files_are_not_junk(name):
-    assert not is_editor_junk(name)
+def test_real_files_are_not_ignored(name):
+    assert not is_ignored(name)
 
 
 def test_watch_plan_relevance(tmp_path):

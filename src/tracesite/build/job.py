@@ -8,16 +8,59 @@ called the build (the dev server, a notebook).
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracesite.build.cache import cache_key, load_cached, store
 from tracesite.core.errors import TraceReadError, TracesiteError
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.summary import TraceSummary
 
+if TYPE_CHECKING:
+    from tracesite.model.trace import Trace
+
+
+@dataclass(frozen=True)
+class Slice:
+    """What a ```` ```trace ```` block embeds of a file: trace ``index``, 1-based positions
+    ``start``-``end`` (both None: the whole trace)."""
+
+    index: int = 0
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of render work: a trace file's pages, or one embed of a trace in a note."""
+
+    path: Path
+    rel: str  # the file as messages name it (relative to the project)
+    options: HeatmapOptions
+    cache_dir: Path
+    embed: Slice | None = None  # None: every trace of the file, for its own pages
+
+    @property
+    def part(self) -> str:
+        """Which piece of the file is rendered: "" for the whole file, else the embedded slice."""
+        e = self.embed
+        return "" if e is None else f"embed={e.index},{e.start},{e.end}"
+
+    @property
+    def index_name(self) -> str:
+        """The task's name in the stat index: the file, or the file and the embedded slice."""
+        return f"{self.path}#{self.part}" if self.part else str(self.path)
+
+    def key(self, data: bytes) -> str:
+        return cache_key(data, self.options, self.part)
+
+
 @dataclass(frozen=True)
 class FileResult:
+    """What a task gave: the cache key of its render, and the traces' summaries (none for an
+    embed, whose fragment the write stage reads from the cache), or the error."""
+
     rel: str
     key: str
     summaries: list[TraceSummary]
@@ -25,25 +68,26 @@ class FileResult:
     cached: bool = False
 
 
-def _read(path: Path, rel: str, options: HeatmapOptions) -> tuple[bytes, str] | FileResult:
+def _read(task: Task) -> tuple[bytes, str] | FileResult:
     try:
-        data = path.read_bytes()
+        data = task.path.read_bytes()
     except OSError as exc:
-        return FileResult(rel, "", [], TraceReadError(f"cannot read: {exc.strerror}", path=rel))
-    return data, cache_key(data, options)
+        err = TraceReadError(f"cannot read: {exc.strerror}", path=task.rel)
+        return FileResult(task.rel, "", [], err)
+    return data, task.key(data)
 
 
-def lookup(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path) -> FileResult | None:
-    """The cached result for a file (or its read error) without rendering; None on a miss.
+def lookup(task: Task) -> FileResult | None:
+    """The cached result of a task (or its read error) without rendering; None on a miss.
 
     Cheap (one read, one hash, the first line of the cache entry), so a build can ask it in the
     main process and start worker processes only for the misses.
     """
-    got = _read(path, rel, options)
+    got = _read(task)
     if isinstance(got, FileResult):
         return got
-    hit = load_cached(cache_dir, got[1])
-    return None if hit is None else FileResult(rel, got[1], hit, cached=True)
+    hit = load_cached(task.cache_dir, got[1])
+    return None if hit is None else FileResult(task.rel, got[1], hit, cached=True)
 
 
 def worker_init() -> None:
@@ -74,12 +118,13 @@ def worker_init() -> None:
 GC_FIRST_THRESHOLD = 50_000
 
 
-def process_file(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path) -> FileResult:
-    """Read, summarise and render one trace file, using the cache when the bytes are known."""
-    got = _read(path, rel, options)
+def process_file(task: Task) -> FileResult:
+    """Read, summarise and render one task, using the cache when the bytes are known."""
+    got = _read(task)
     if isinstance(got, FileResult):
         return got
     data, key = got
+    rel, cache_dir = task.rel, task.cache_dir
     hit = load_cached(cache_dir, key)
     if hit is not None:
         return FileResult(rel, key, hit, cached=True)
@@ -92,8 +137,11 @@ def process_file(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path)
         traces = read_bytes(data, rel)
         if not traces:
             raise TraceReadError("the file holds no trace", path=rel)
-        summaries = [summarise(t, len(traces), options) for t in traces]
-        fragments = [render_fragments(t, options) for t in traces]
+        if task.embed is not None:
+            summaries, fragments = [], [_embed_fragment(traces, task.embed, task.options)]
+        else:
+            summaries = [summarise(t, len(traces), task.options) for t in traces]
+            fragments = [render_fragments(t, task.options) for t in traces]
     except TracesiteError as exc:
         return FileResult(rel, key, [], exc.located(rel))
     except Exception as exc:  # a bug in a reader or renderer: this file fails, the build goes on
@@ -106,5 +154,33 @@ def process_file(path: Path, rel: str, options: HeatmapOptions, cache_dir: Path)
     return FileResult(rel, key, summaries)
 
 
-def process_file_args(args: tuple[Path, str, HeatmapOptions, Path]) -> FileResult:
-    return process_file(*args)
+def _embed_fragment(traces: list[Trace], embed: Slice, options: HeatmapOptions) -> dict[str, str]:
+    """The heatmap of one embedded slice, with what its caption says (the positions shown)."""
+    from tracesite.render.fragments import render_fragments
+
+    if embed.index >= len(traces):
+        raise EmbedError(f"index {embed.index} but the file holds {len(traces)} trace(s)")
+    trace = traces[embed.index]
+    shown = ""
+    if embed.start is not None and embed.end is not None:
+        if embed.start > trace.n_tokens:
+            raise EmbedError(f"positions start at {embed.start} but the trace has {trace.n_tokens}")
+        trace = trace.slice(embed.start - 1, embed.end)
+        options = replace(options, position_offset=embed.start - 1)
+        shown = f"{embed.start}–{min(embed.end, embed.start - 1 + trace.n_tokens)}"
+    frag = render_fragments(trace, options)
+    return {
+        "div": frag["div"],
+        "script": frag["script"],
+        "positions": shown,
+        "n_in_file": str(len(traces)),
+    }
+
+
+class EmbedError(TracesiteError):
+    """A ```` ```trace ```` block asks for a trace or positions its file does not hold."""
+
+
+def run_task(task: Task) -> FileResult:
+    """:func:`process_file` for the worker pool (a module-level function pickles by name)."""
+    return process_file(task)

@@ -1,45 +1,39 @@
-"""The build orchestrator: discover -> read -> render -> write.
+"""The build: gather -> render -> write.
 
-Trace files are processed in worker processes (``--jobs``), each holding one file at a time and
-caching its rendered heatmaps by content hash, so the main process only ever holds small
-summaries. Pages are then written from the cache; the index, search index and sitemap last.
+Gather: discover the content, read the notes, plan one render task per trace file and per
+```` ```trace ```` embed. Render: the cache answers what it can, worker processes (``--jobs``)
+the rest, each holding one file at a time, so the main process only keeps small cards. Write:
+the pages are assembled from the cached fragments and written atomically, the index last.
+Every warning and error goes to one :class:`~tracesite.core.errors.Diagnostics`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import click
-import jinja2
 
-from tracesite.core.config import Config, load_config
-from tracesite.site.discover import Content, TraceSource, discover
-from tracesite.core.errors import BuildError, ErrorCollection, NoteError, TracesiteError
-from tracesite.site.notes import Note, read_note
-from tracesite.core.options import HeatmapOptions
-from tracesite.site.pages import make_env
-from tracesite.site.gallery import (
-    TraceEntry,
-    make_card,
-)
 from tracesite.build.assemble import write_site
-from tracesite.build.statindex import Stat, StatIndex, stat_of
-from tracesite.build.cache import CACHE_DIR, RENDER_KEY, has_entry, load_cached
-from tracesite.build.job import FileResult, lookup, process_file, process_file_args, worker_init
+from tracesite.build.cache import CACHE_DIR
+from tracesite.build.embeds import Embed, display, plan_embeds, report, settle
+from tracesite.build.executor import run_tasks
+from tracesite.build.job import FileResult, Task
+from tracesite.build.memo import BuildMemo
 from tracesite.build.writer import check_output_dir
-
-Task = tuple[Path, str, HeatmapOptions, Path]
-FILES_PER_WORKER = 4  # below this many uncached files per worker, a pool costs more than it saves
+from tracesite.core.config import Config, load_config
+from tracesite.core.errors import (
+    BuildError,
+    Diagnostics,
+    ErrorCollection,
+    NoteError,
+    TracesiteError,
+)
+from tracesite.site.discover import Content, TraceSource, discover
+from tracesite.site.gallery import TraceEntry, make_card
+from tracesite.site.notes import Note, read_note
 
 
 @dataclass(frozen=True)
@@ -55,45 +49,36 @@ class BuildOptions:
 
 @dataclass
 class BuildResult:
+    """What a build did; its problems are its :class:`Diagnostics`' (``errors``, ``warnings``)."""
+
     output: Path
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
     n_traces: int = 0
     n_pages: int = 0
-    errors: list[TracesiteError] = field(default_factory=list)
-    warnings: list[TracesiteError] = field(default_factory=list)
     seconds: float = 0.0
     changed: list[str] = field(default_factory=list)  # site-relative paths written this build
-    rendered: int = 0  # trace files rendered (not taken from the cache)
+    rendered: int = 0  # render tasks (trace files, embeds) not answered by the cache
+
+    @property
+    def errors(self) -> list[TracesiteError]:
+        return self.diagnostics.errors
+
+    @property
+    def warnings(self) -> list[TracesiteError]:
+        return self.diagnostics.warnings
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return self.diagnostics.ok
 
 
-class Progress:
-    """A bar on a terminal, plain lines otherwise, nothing when quiet."""
+@dataclass(frozen=True)
+class Gathered:
+    """Everything the render stage is asked for: a task per trace file and per embed."""
 
-    def __init__(self, total: int, quiet: bool) -> None:
-        self.total, self.done, self.quiet = total, 0, quiet
-        self.tty = sys.stderr.isatty()
-        self.next_line = 0.0
-
-    def step(self) -> None:
-        self.done += 1
-        if self.quiet or not self.total:
-            return
-        if self.tty:
-            width = 30
-            filled = width * self.done // self.total
-            click.echo(
-                f"\r  traces [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}",
-                err=True,
-                nl=False,
-            )
-            if self.done == self.total:
-                click.echo("", err=True)
-        elif self.done == self.total or time.monotonic() >= self.next_line:
-            click.echo(f"  traces {self.done}/{self.total}", err=True)
-            self.next_line = time.monotonic() + 2.0
+    sources: list[TraceSource]
+    trace_tasks: list[Task]
+    embeds: list[Embed]
 
 
 def build_project(
@@ -110,14 +95,41 @@ def build_project(
         raise BuildError("content folder not found", path=str(config.build.content_dir))
     output.mkdir(parents=True, exist_ok=True)
     result = BuildResult(output=output)
-    content = discover(config.build.content_dir)
+    diag = result.diagnostics
     memo = memo if memo is not None else BuildMemo(keep_traces=False)
-    notes = _read_notes(content, config, result, memo)
-    entries = _process_traces(content, notes, config, opts, result, memo)
-    write_site(config, content, notes, entries, output, opts, result, memo.jinja_env(config))
+    # gather
+    content = discover(config.build.content_dir)
+    notes = _read_notes(content, config, diag, memo)
+    gathered = _gather(content, notes, config, opts)
+    # render
+    tasks = gathered.trace_tasks + [e.task for e in gathered.embeds if e.task is not None]
+    results = run_tasks(tasks, memo, jobs=opts.jobs, quiet=opts.quiet)
+    result.rendered = sum(not r.cached for r in results)
+    traced = results[: len(gathered.trace_tasks)]
+    embed_results = iter(results[len(gathered.trace_tasks) :])
+    embeds = [
+        settle(e, next(embed_results), config) if e.task is not None else e for e in gathered.embeds
+    ]
+    entries = _entries(gathered.sources, traced, notes, diag)
+    report(embeds, diag)
+    result.n_traces = len(entries)
+    # write
+    written = write_site(
+        config,
+        content,
+        notes,
+        entries,
+        embeds,
+        output,
+        diag,
+        clean=opts.clean,
+        dev=opts.dev,
+        env=memo.jinja_env(config),
+    )
+    result.n_pages, result.changed = written.n_pages, written.changed
     result.seconds = time.perf_counter() - started
     if opts.strict and result.warnings and not result.errors:
-        result.errors.append(BuildError(f"{len(result.warnings)} warning(s) and --strict"))
+        diag.error(BuildError(f"{len(result.warnings)} warning(s) and --strict"))
     if not opts.quiet:
         _report(result, project)
     return result
@@ -139,63 +151,8 @@ def _report(result: BuildResult, project: Path) -> None:
     )
 
 
-@dataclass
-class BuildMemo:
-    """What one build can hand the next in the same process (the dev server keeps one).
-
-    Parsed notes, keyed by path and bytes: a note edit re-parses that note only. Trace files'
-    cache lookups, keyed by path, size, mtime, ctime, inode and options: an untouched trace
-    file is not even read again (its bytes were hashed when it was first seen this session).
-    """
-
-    notes: dict[tuple[Path, str], Note] = field(default_factory=dict)
-    envs: dict[tuple[Path, ...], jinja2.Environment] = field(default_factory=dict)
-    traces: dict[tuple[Path, Stat, HeatmapOptions], FileResult] = field(default_factory=dict)
-    _seen: dict[tuple[Path, Stat, HeatmapOptions], FileResult] = field(default_factory=dict)
-    # False for a one-off build: remembering every file's result would hold all its summaries
-    keep_traces: bool = True
-
-    def lookup(self, task: Task, index: StatIndex) -> tuple[FileResult | None, Stat | None]:
-        """The cached result of a task (None: render it) and the file's stat before reading."""
-        path, rel, options, cache_dir = task
-        try:
-            st = stat_of(path.stat())
-        except OSError:
-            return lookup(*task), None
-        sig = (path, st, options)  # size, mtime, ctime, inode: any write changes ctime
-        hit = self.traces.get(sig)
-        if hit is not None and not has_entry(cache_dir, hit.key):
-            hit = None  # the cache folder was deleted: ask again, which renders if need be
-        read = False
-        if hit is None:
-            key = index.key_for(path, st, options)
-            summaries = load_cached(cache_dir, key) if key is not None else None
-            if key is not None and summaries is not None:  # known bytes: not read, not hashed
-                hit = FileResult(rel, key, summaries, cached=True)
-            else:
-                hit, read = lookup(*task), True
-        if hit is not None and hit.error is None:
-            index.record(path, st, hit.key, options, read=read)
-            if self.keep_traces and not index.racy(st):
-                self._seen[sig] = hit
-        return hit, st
-
-    def jinja_env(self, config: Config) -> jinja2.Environment:
-        """The theme's Jinja environment, kept across builds: templates are compiled once and
-        recompiled only when their file changes (Jinja checks modification times)."""
-        key = tuple(config.build.theme_dirs)
-        env = self.envs.get(key)
-        if env is None:
-            self.envs = {key: (env := make_env(config))}
-        return env
-
-    def rotate(self) -> None:
-        """Keep only what this build used, so a long session does not accumulate entries."""
-        self.traces, self._seen = self._seen, {}
-
-
 def _read_notes(
-    content: Content, config: Config, result: BuildResult, memo: BuildMemo
+    content: Content, config: Config, diag: Diagnostics, memo: BuildMemo
 ) -> dict[Path, Note]:
     notes: dict[Path, Note] = {}
     kept: dict[tuple[Path, str], Note] = {}
@@ -213,114 +170,56 @@ def _read_notes(
             if digest:
                 kept[(path, digest)] = note
         except NoteError as exc:
-            exc.path = _display(config, path) if exc.path == str(path) else exc.path
-            result.errors.append(exc)
+            exc.path = display(config, path) if exc.path == str(path) else exc.path
+            diag.error(exc)
             continue
         for w in note.warnings:
-            w.path = _display(config, path)
-        result.warnings.extend(note.warnings)
+            w.path = display(config, path)
+            diag.warn(w)
         notes[path] = replace(note, path=Path(rel))
     memo.notes = kept
     return notes
 
 
-def _display(config: Config, path: Path) -> str:
-    """Paths in messages are relative to the project, as the user typed them."""
-    try:
-        return path.relative_to(config.project).as_posix()
-    except ValueError:
-        return str(path)
+def _shown(note: Note | None, opts: BuildOptions) -> bool:
+    """Is a page with this note built? Drafts only by the dev server."""
+    return note is None or not note.draft or opts.dev
 
 
-def _jobs(opts: BuildOptions, todo: int) -> int:
-    jobs = opts.jobs or os.cpu_count() or 1
-    return max(1, min(jobs, todo // FILES_PER_WORKER))
-
-
-def _mp_context() -> BaseContext:
-    """fork where it is safe (Linux, one thread): workers start at once and a user's script
-    without an ``if __name__ == "__main__"`` guard is not run again in each of them. spawn
-    otherwise: the dev server has threads (watcher, HTTP), and forking a threaded process
-    can deadlock the child."""
-    if sys.platform == "linux" and threading.active_count() == 1:
-        return get_context("fork")
-    return get_context("spawn")
-
-
-def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResult]:
-    if jobs <= 1:
-        for t in tasks:
-            yield process_file(*t)
-            progress.step()
-        return
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_mp_context(), initializer=worker_init
-    ) as pool:
-        for r in pool.map(process_file_args, tasks, chunksize=1):
-            yield r
-            progress.step()
-
-
-def _process_traces(
-    content: Content,
-    notes: dict[Path, Note],
-    config: Config,
-    opts: BuildOptions,
-    result: BuildResult,
-    memo: BuildMemo,
-) -> list[TraceEntry]:
+def _gather(
+    content: Content, notes: dict[Path, Note], config: Config, opts: BuildOptions
+) -> Gathered:
     cache_dir = config.project / CACHE_DIR
     sources: list[TraceSource] = []
     tasks: list[Task] = []
     for src in content.traces:
         note = notes.get(src.note) if src.note else None
-        if note is not None and note.draft and not opts.dev:
+        if not _shown(note, opts):
             continue
         hm = config.heatmap if note is None else replace(config.heatmap, highlights=note.highlights)
         sources.append(src)
-        tasks.append((src.path, _display(config, src.path), hm, cache_dir))
-    # Cache hits are answered here (a read, a hash, one line of the entry); only the misses go
-    # to worker processes, so an unchanged gallery never pays for starting a pool. Each result
-    # becomes small entries (cards) at once, so the build never holds every trace's summary.
-    done: list[tuple[list[TraceEntry], TracesiteError | None]] = [([], None)] * len(tasks)
+        tasks.append(Task(src.path, display(config, src.path), hm, cache_dir))
+    wanted = {s.note for s in sources if s.note is not None}
+    wanted |= {p for p, rel in content.pages if rel != "index.md" and _shown(notes.get(p), opts)}
+    return Gathered(sources, tasks, plan_embeds(notes, config, wanted))
 
-    def accept(i: int, res: FileResult) -> None:
-        if res.error is not None:
-            done[i] = ([], res.error)
-            return
-        result.rendered += not res.cached
-        src = sources[i]
-        note = notes.get(src.note) if src.note else None
-        done[i] = (
-            [
-                TraceEntry(src, s.index, res.key, note, make_card(src, s, note))
-                for s in res.summaries
-            ],
-            None,
-        )
 
-    index = StatIndex(cache_dir, RENDER_KEY)
-    misses: list[tuple[int, Stat | None]] = []
-    for i, task in enumerate(tasks):
-        hit, st = memo.lookup(task, index)
-        if hit is None:
-            misses.append((i, st))
-        else:
-            accept(i, hit)
-    memo.rotate()
-    progress = Progress(len(misses), opts.quiet)
-    rendered = _run([tasks[i] for i, _ in misses], _jobs(opts, len(misses)), progress)
-    for (i, st), res in zip(misses, rendered, strict=True):
-        accept(i, res)
-        if st is not None and res.error is None:
-            index.record(tasks[i][0], st, res.key, tasks[i][2])
-    index.save()
+def _entries(
+    sources: list[TraceSource],
+    results: list[FileResult],
+    notes: dict[Path, Note],
+    diag: Diagnostics,
+) -> list[TraceEntry]:
+    """One small entry (a card) per trace, in content order; a file's error instead of its."""
     entries: list[TraceEntry] = []
-    for file_entries, error in done:
-        if error is not None:
-            result.errors.append(error)
-        entries.extend(file_entries)
-    result.n_traces = len(entries)
+    for src, res in zip(sources, results, strict=True):
+        if res.error is not None:
+            diag.error(res.error)
+            continue
+        note = notes.get(src.note) if src.note else None
+        entries += [
+            TraceEntry(src, s.index, res.key, note, make_card(src, s, note)) for s in res.summaries
+        ]
     return entries
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pygments.formatters import HtmlFormatter
 
+from tracesite.build.writer import SiteWriter
 from tracesite.core.config import Config
 from tracesite.site.discover import Content
 from tracesite.site.pages import theme_static_dirs
-from tracesite.build.writer import SiteWriter
 
 
 @dataclass(frozen=True)

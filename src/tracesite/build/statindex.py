@@ -12,6 +12,7 @@ renderer it was made for (a key of another renderer is never used) and is safe t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tracesite.build.writer import atomic_write
 from tracesite.core.options import HeatmapOptions
 
 INDEX_NAME = "stat-index.json"
@@ -55,9 +57,10 @@ class StatIndex:
             if isinstance(files, dict):
                 self.known = files
 
-    def key_for(self, path: Path, st: Stat, options: HeatmapOptions) -> str | None:
-        """The cache key this file's current bytes gave, if known."""
-        row = self.known.get(str(path))
+    def key_for(self, path: Path, st: Stat, options: HeatmapOptions, name: str = "") -> str | None:
+        """The cache key this file's current bytes gave, if known. ``name``: the row's name
+        when it is not the file's path (an embedded slice of the file has its own key)."""
+        row = self.known.get(name or str(path))
         if (
             isinstance(row, list)
             and len(row) == 6
@@ -73,7 +76,14 @@ class StatIndex:
         return max(st[1], st[2]) >= self.started_ns - RACY_NS
 
     def record(
-        self, path: Path, before: Stat, key: str, options: HeatmapOptions, *, read: bool = True
+        self,
+        path: Path,
+        before: Stat,
+        key: str,
+        options: HeatmapOptions,
+        *,
+        read: bool = True,
+        name: str = "",
     ) -> None:
         """Remember ``key`` for ``path`` unless it was modified just before the build. When the
         file was ``read`` for this key, only if it still has the stat it had before (so the key
@@ -86,17 +96,13 @@ class StatIndex:
                     return
             except OSError:
                 return
-        self.fresh[str(path)] = [*before, options_digest(options), key]
+        self.fresh[name or str(path)] = [*before, options_digest(options), key]
 
     def save(self) -> None:
         """Write what this build saw (files that are gone are forgotten); atomic, best effort."""
         if self.fresh == self.known:
             return
         data = {"renderer": self.render_key, "files": self.fresh}
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, self.file)
-        except OSError:
-            pass  # a read-only or full disk only costs the next build some hashing
+        # a read-only or full disk only costs the next build some hashing
+        with contextlib.suppress(OSError):
+            atomic_write(self.file, json.dumps(data, separators=(",", ":")).encode("utf-8"))

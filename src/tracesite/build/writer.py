@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tracesite.core.errors import BuildError
@@ -75,21 +77,13 @@ class SiteWriter:
         atomic_write(root / MARKER, json.dumps(pending, indent=0).encode("utf-8"))
 
     def _read_marker(self) -> tuple[dict[str, str], dict[str, str]]:
-        try:
-            data = json.loads((self.root / MARKER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        marker = read_marker(self.root)
+        if marker is None:
             return {}, {}
-        if isinstance(data, dict) and data.get("complete") is False:
-            owned = [str(p) for p in data.get("owned", []) if isinstance(p, str)]
+        if not marker.complete:
             self._sweep_temporaries()
-            return dict.fromkeys(owned, ""), {}  # a killed build: owned, digests unknown
-        out = []
-        for name in ("files", "keys"):
-            table = data.get(name, {}) if isinstance(data, dict) else {}
-            out.append(
-                {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
-            )
-        return out[0], out[1]
+            return dict.fromkeys(marker.owned, ""), {}  # a killed build: owned, digests unknown
+        return marker.files, marker.keys
 
     def _sweep_temporaries(self) -> None:
         """Remove half-written files a killed build left (only ever our own ``.tmp-*.part``)."""
@@ -133,7 +127,6 @@ class SiteWriter:
         target = self.root / rel
         if digest and self.previous.get(rel) == digest and target.is_file():
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, raw)
         self.changed.append(rel)
 
@@ -169,17 +162,59 @@ class SiteWriter:
         return removed
 
 
-def atomic_write(target: Path, raw: bytes) -> None:
+def atomic_write(target: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or chunks of them) to ``target`` so that readers only ever see the
+    old file or the whole new one: a temporary file in the same folder, renamed into place.
+
+    The one atomic write of tracesite: site files, the render cache and the stat index all use it.
+    Creates the folder when it is missing.
+    """
     # ".tmp-*" and no ".html" ending: a leftover of a killed build is never taken for a page
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX, suffix=".part")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX, suffix=".part")
+    except FileNotFoundError:  # the first file in this folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
+            if isinstance(data, bytes):
+                fh.write(data)
+            else:
+                for chunk in data:
+                    fh.write(chunk)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What the marker file of an output folder says: tracesite wrote it, and was it finished."""
+
+    complete: bool
+    files: dict[str, str]  # site path -> sha1 of its bytes (complete builds only)
+    keys: dict[str, str]  # site path -> key of the inputs it was rendered from
+    owned: tuple[str, ...]  # site paths tracesite wrote (for an incomplete build)
+
+
+def read_marker(root: Path) -> Marker | None:
+    """The marker of the folder ``root`` (None: no marker, so tracesite did not write it)."""
+    try:
+        data = json.loads((root / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("complete") is False:
+        owned = tuple(str(p) for p in data.get("owned", []) if isinstance(p, str))
+        return Marker(complete=False, files={}, keys={}, owned=owned)
+    tables = []
+    for name in ("files", "keys"):
+        table = data.get(name, {})
+        tables.append({str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {})
+    return Marker(complete=True, files=tables[0], keys=tables[1], owned=tuple(tables[0]))
 
 
 def _prune_empty_dirs(folder: Path, root: Path) -> None:

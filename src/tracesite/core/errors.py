@@ -70,3 +70,26 @@ class ErrorCollection(TracesiteError):
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
+
+
+class Diagnostics:
+    """The one sink for a run's warnings and errors: every stage reports here, in order, and the
+    caller (the CLI, the dev server's overlay, a test) reads them once the run is over.
+
+    A stage never raises for a problem with one input; it reports it here and goes on, so every
+    problem is found in one pass and everything else is built.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[TracesiteError] = []
+        self.warnings: list[TracesiteError] = []
+
+    def error(self, exc: TracesiteError) -> None:
+        self.errors.append(exc)
+
+    def warn(self, exc: TracesiteError) -> None:
+        self.warnings.append(exc)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from tracesite.build.writer import MARKER, check_output_dir
+from tracesite.build.writer import MARKER, check_output_dir, read_marker
 from tracesite.core.errors import DeployError, ErrorCollection, TracesiteError
 from tracesite.deploy.pages_url import base_url_mismatch, normalise_cname, pages_url
 
@@ -401,13 +401,14 @@ def _site_folder(project: Path, options: DeployOptions, output_dir: Path, conten
     site = output_dir.resolve()
     if not site.is_dir():
         raise DeployError("no built site here; run `tracesite build` first", path=str(output_dir))
-    if not (site / MARKER).is_file():
+    marker = read_marker(site)
+    if marker is None:
         raise DeployError(
             f"this folder was not written by `tracesite build` (no {MARKER} marker); "
             "refusing to publish it",
             path=str(output_dir),
         )
-    if '"complete": false' in (site / MARKER).read_text(encoding="utf-8", errors="replace"):
+    if not marker.complete:
         raise DeployError(
             "the last build of this folder did not finish; run `tracesite build` again "
             "before publishing it",

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from tracesite.build.pipeline import BuildMemo, BuildOptions, BuildResult, build_project
+from tracesite.build.memo import BuildMemo
+from tracesite.build.pipeline import BuildOptions, BuildResult, build_project
 from tracesite.core.config import load_config
 from tracesite.core.errors import TracesiteError
 from tracesite.serve.epochs import EpochStore

@@ -2,15 +2,14 @@
 
 Watched: the content folder and the active theme folders (recursively) and ``tracesite.toml``.
 Ignored, so that saving never loops or rebuilds for nothing: the build output, the render cache,
-the server's own temporary folder, hidden files and folders, and editors' temporary files (Vim's
-``.swp`` and ``4913`` probe, Emacs' ``.#lock`` and ``#autosave#``, ``~`` backups, ``.tmp`` files).
+the server's own temporary folder, and every name discovery ignores
+(:func:`tracesite.site.discover.is_ignored`: hidden files, editors' temporary files).
 Reads are not changes: open/close-without-write events (the build reading the content) are dropped.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,26 +20,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-_EDITOR_JUNK = re.compile(
-    r"""^(
-        \..*                          # hidden: .#lock (Emacs), .file.swp (Vim), .DS_Store
-      | .*~                           # backups
-      | \#.*\#                        # Emacs autosave
-      | .*\.sw[a-px]                  # Vim swap files
-      | 4913                          # Vim's "can I write here" probe
-      | .*\.(tmp|temp|bak|crswap|kate-swp|pyc)
-      | .*___jb_(tmp|old)___          # JetBrains safe-write
-      | __pycache__ | Thumbs\.db | desktop\.ini
-    )$""",
-    re.X | re.I,
-)
+from tracesite.site.discover import is_ignored
+
 # Event types that mean a change; "opened" and "closed_no_write" are reads, "attrib" is metadata.
 _CHANGES = frozenset({"created", "deleted", "modified", "moved", "closed"})
-
-
-def is_editor_junk(name: str) -> bool:
-    """True for file names that editors and the OS write next to real files."""
-    return bool(_EDITOR_JUNK.match(name))
 
 
 @dataclass(frozen=True)
@@ -61,7 +44,7 @@ class WatchPlan:
             if path == root or root.is_relative_to(path):
                 return True  # a watched folder (or a parent) itself appeared, moved or went away
             if path.is_relative_to(root):
-                return not any(is_editor_junk(part) for part in path.relative_to(root).parts)
+                return not any(is_ignored(part) for part in path.relative_to(root).parts)
         return False
 
     def watches(self) -> list[tuple[Path, bool]]:

@@ -6,14 +6,32 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from tracesite.site.urls import trace_slug
+
 # Files copied into the site as they are (images for notes, PDFs...).
 STATIC_SUFFIXES = frozenset(
     ".png .jpg .jpeg .gif .svg .webp .avif .ico .pdf .css .js .mp4 .webm .woff .woff2 .csv".split()  # noqa: SIM905
 )
-# Suffixes stripped from a trace file's name to make its slug (formats come from content).
-TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt", ".sse", ".npz", ".log")
-# Editor droppings and OS files never read.
-_IGNORED = re.compile(r"^(\..*|.*~|#.*#|.*\.swp|.*\.swx|.*\.tmp|4913|Thumbs\.db|desktop\.ini)$")
+# Names never read as content and never a reason to rebuild: editors' and the OS's files.
+_IGNORED = re.compile(
+    r"""^(
+        \..*                          # hidden: .#lock (Emacs), .file.swp (Vim), .DS_Store
+      | .*~                           # backups
+      | \#.*\#                        # Emacs autosave
+      | .*\.sw[a-px]                  # Vim swap files
+      | 4913                          # Vim's "can I write here" probe
+      | .*\.(tmp|temp|bak|crswap|kate-swp|pyc)
+      | .*___jb_(tmp|old)___          # JetBrains safe-write
+      | __pycache__ | Thumbs\.db | desktop\.ini
+    )$""",
+    re.X | re.I,
+)
+
+def is_ignored(name: str) -> bool:
+    """True for a file or folder name that is not content: hidden names and the files editors
+    and the OS write next to real ones. Discovery skips them and the dev server's watcher does
+    not rebuild for them: one rule for both."""
+    return bool(_IGNORED.match(name))
 
 
 @dataclass(frozen=True)
@@ -34,26 +52,6 @@ class Content:
     static: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def slugify(part: str) -> str:
-    """A URL-safe slug component: lowercase, unsafe runs become '-'."""
-    s = re.sub(r"[^\w.-]+", "-", part.strip().lower()).strip("-.")
-    return s or "untitled"
-
-
-def trace_slug(rel: str) -> str:
-    p = PurePosixPath(rel)
-    name = p.name
-    changed = True
-    while changed:
-        changed = False
-        for suf in TRACE_SUFFIXES:
-            if name.lower().endswith(suf) and len(name) > len(suf):
-                name = name[: -len(suf)]
-                changed = True
-    parts = [slugify(x) for x in p.parent.parts] + [slugify(name)]
-    return "/".join(parts)
-
-
 def discover(content_dir: Path) -> Content:
     """Walk ``content_dir`` in sorted order; pair ``foo.md`` with ``foo.<ext>`` trace files."""
     result = Content()
@@ -62,7 +60,7 @@ def discover(content_dir: Path) -> Content:
     files: list[Path] = []
     for path in sorted(content_dir.rglob("*")):
         rel_parts = path.relative_to(content_dir).parts
-        if any(_IGNORED.match(part) for part in rel_parts) or not path.is_file():
+        if any(is_ignored(part) for part in rel_parts) or not path.is_file():
             continue
         files.append(path)
     notes = {p for p in files if p.suffix.lower() == ".md"}

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from tracesite.site.discover import TraceSource, slugify
+from tracesite.model.summary import TraceSummary
+from tracesite.site.discover import TraceSource
 from tracesite.site.notes import Note
 from tracesite.site.pages import Card, Section, format_number
-from tracesite.model.summary import TraceSummary
+from tracesite.site.urls import trace_url
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,6 @@ class TraceEntry:
     cache_key: str
     note: Note | None
     card: Card
-
-
-def trace_url(source: TraceSource, index: int, n_in_file: int) -> tuple[str, str]:
-    """(slug, site URL); several traces in one file get ``-1``, ``-2``..."""
-    slug = source.slug if n_in_file == 1 else f"{source.slug}-{index + 1}"
-    return slug, f"traces/{slug}/index.html"
 
 
 def _title(source: TraceSource, s: TraceSummary, note: Note | None) -> str:
@@ -54,7 +49,7 @@ def sparkline_svg(points: str) -> Markup:
 
 
 def make_card(source: TraceSource, s: TraceSummary, note: Note | None) -> Card:
-    slug, url = trace_url(source, s.index, s.n_in_file)
+    slug, url = trace_url(source.slug, s.index, s.n_in_file)
     model = (note.overrides.get("model") if note else None) or s.model or ""
     date = (note.date if note else None) or (note.overrides.get("created") if note else None)
     date = date or s.created or ""
@@ -97,10 +92,6 @@ def tag_counts(entries: Iterable[TraceEntry]) -> dict[str, list[Card]]:
         for tag in e.card.tags:
             tags.setdefault(tag, []).append(e.card)
     return dict(sorted(tags.items(), key=lambda kv: kv[0].lower()))
-
-
-def tag_url(tag: str) -> str:
-    return f"tags/{slugify(tag)}/index.html"
 
 
 def stat_rows(s: TraceSummary, low_confidence: float) -> tuple[tuple[str, str], ...]:

@@ -1,4 +1,5 @@
-"""Note HTML for a page: ```` ```trace ```` blocks filled with heatmaps, links to content rewritten.
+"""Note HTML for a page: links to content rewritten, ```` ```trace ```` blocks filled with the
+heatmaps the render stage made (this module renders nothing; it assembles).
 
 Links in notes are written as paths between source files, as in MkDocs (``[see](../about.md)``,
 ``![fig](img/plot.png)``, ``[run](evals/run1.json)``); they are rewritten to the page-relative URL
@@ -12,21 +13,14 @@ from __future__ import annotations
 import html
 import posixpath
 import re
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from markupsafe import Markup, escape
 
-from tracesite.core.config import Config
-from tracesite.site.discover import trace_slug
-from tracesite.core.errors import NoteError, TraceReadError, TracesiteError
+from tracesite.core.errors import Diagnostics, NoteError, TracesiteError
 from tracesite.site.notes import Note, TraceEmbed, split_embeds
-from tracesite.site.pages import relative
-
-if TYPE_CHECKING:
-    from tracesite.build.pipeline import BuildResult
-    from tracesite.model.trace import Trace
-
+from tracesite.site.urls import relative, trace_slug, trace_url
 
 _LINK = re.compile(r'\b(href|src)="([^"]*)"')
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -51,7 +45,7 @@ def script_scheme(url: str, attr: str) -> str | None:
 
 def neutralise_script_links(html_text: str) -> tuple[str, list[str]]:
     """Note HTML with every script URL in an ``href``/``src`` replaced by ``#``, and the schemes
-    removed (for warnings). For renderers that show a note without :class:`EmbedRenderer`."""
+    removed (for warnings). For pages that show a note without :func:`rewrite_links`."""
     removed: list[str] = []
 
     def fix(m: re.Match[str]) -> str:
@@ -64,125 +58,86 @@ def neutralise_script_links(html_text: str) -> tuple[str, list[str]]:
     return _LINK.sub(fix, html_text), removed
 
 
-class EmbedRenderer:
-    """Renders embeds for notes; traces read once per build, Bokeh imported only if used."""
+def rewrite_links(
+    note: Note, page_url: str, urls: Mapping[str, str], diag: Diagnostics, note_label: str
+) -> str:
+    """The note's HTML with links between source files pointing at the pages they became, and
+    script URLs removed (each removal a warning against ``note_label``, the note's path)."""
+    folder = posixpath.dirname(note.path.as_posix())
 
-    def __init__(self, config: Config, result: BuildResult, urls: dict[str, str]) -> None:
-        self.config = config
-        self.result = result
-        self.urls = urls  # content-relative source path -> site URL it became
-        self.loaded: dict[str, list[Trace]] = {}
-        try:
-            self.content_label = config.build.content_dir.relative_to(config.project).as_posix()
-        except ValueError:
-            self.content_label = str(config.build.content_dir)
-
-    def fill(self, note: Note, page_url: str) -> Markup:
-        html = self._rewrite_links(note, page_url)
-        if not note.embeds:
-            return Markup(html)
-        out: list[str] = []
-        for part in split_embeds(html):
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            embed = note.embeds[part]
-            try:
-                out.append(self._render(embed, page_url))
-            except TracesiteError as exc:
-                err = NoteError(
-                    exc.message if isinstance(exc, NoteError) else str(exc),
-                    path=f"{self.content_label}/{note.path.as_posix()}",
-                    address=str(embed.line),
+    def fix(m: re.Match[str]) -> str:
+        attr, target = m.group(1), m.group(2)
+        scheme = script_scheme(target, attr)
+        if scheme is not None:
+            diag.warn(
+                NoteError(
+                    f"link to a {scheme}: URL removed (it would run script when followed)",
+                    path=note_label,
                 )
-                self.result.errors.append(err)
-                out.append(f'<p class="embed-error">{escape(str(err))}</p>')
-        return Markup("".join(out))
-
-    def _rewrite_links(self, note: Note, page_url: str) -> str:
-        folder = posixpath.dirname(note.path.as_posix())
-
-        def fix(m: re.Match[str]) -> str:
-            attr, target = m.group(1), m.group(2)
-            scheme = script_scheme(target, attr)
-            if scheme is not None:
-                self.result.warnings.append(
-                    NoteError(
-                        f"link to a {scheme}: URL removed (it would run script when followed)",
-                        path=f"{self.content_label}/{note.path.as_posix()}",
-                    )
-                )
-                return f'{attr}="#"'
-            path, sep, frag = target.partition("#")
-            if not path or _EXTERNAL.match(path) or path.startswith("/") or "?" in path:
-                return m.group(0)
-            source = posixpath.normpath(posixpath.join(folder, path.replace("&amp;", "&")))
-            url = self.urls.get(source)
-            if url is None:
-                if path.endswith(".md"):
-                    self.result.warnings.append(
-                        NoteError(
-                            f"link to {path!r}: no such page under content/",
-                            path=f"{self.content_label}/{note.path.as_posix()}",
-                        )
-                    )
-                return m.group(0)
-            return f'{attr}="{escape(relative(page_url, url))}{sep}{escape(frag)}"'
-
-        return _LINK.sub(fix, note.html)
-
-    def _traces(self, embed: TraceEmbed) -> list[Trace]:
-        content = self.config.build.content_dir.resolve()
-        missing = NoteError(f"trace block: src {embed.src!r} not found under content/")
-        if "\x00" in embed.src:  # no file name holds NUL; the OS would refuse to look it up
-            raise missing
-        try:
-            target = (content / embed.src).resolve()
-        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
-            raise missing from None
-        if not target.is_relative_to(content):
-            raise NoteError(f"trace block: src {embed.src!r} is outside the content folder")
-        if not target.is_file():
-            raise missing
-        key = target.as_posix()
-        if key not in self.loaded:
-            try:
-                from tracesite.formats import load  # here: most builds embed nothing
-
-                self.loaded[key] = load(target)
-            except TraceReadError as exc:
-                # the trace's own address, with its path as the user sees it (not absolute)
-                shown = f"{self.content_label}/{target.relative_to(content).as_posix()}"
-                where = ": ".join(x for x in (shown, exc.address) if x)
-                raise NoteError(f"trace block: {where}: {exc.message}") from None
-        return self.loaded[key]
-
-    def _render(self, embed: TraceEmbed, page_url: str) -> str:
-        from tracesite.render.fragments import render_fragments
-
-        traces = self._traces(embed)
-        if embed.index >= len(traces):
-            raise NoteError(
-                f"trace block: index {embed.index} but the file holds {len(traces)} trace(s)"
             )
-        trace = traces[embed.index]
-        opts = self.config.heatmap
-        label = embed.src
-        if embed.start is not None and embed.end is not None:
-            if embed.start > trace.n_tokens:
-                raise NoteError(
-                    f"trace block: positions start at {embed.start} "
-                    f"but the trace has {trace.n_tokens}"
+            return f'{attr}="#"'
+        path, sep, frag = target.partition("#")
+        if not path or _EXTERNAL.match(path) or path.startswith("/") or "?" in path:
+            return m.group(0)
+        source = posixpath.normpath(posixpath.join(folder, path.replace("&amp;", "&")))
+        url = urls.get(source)
+        if url is None:
+            if path.endswith(".md"):
+                diag.warn(
+                    NoteError(f"link to {path!r}: no such page under content/", path=note_label)
                 )
-            trace = trace.slice(embed.start - 1, embed.end)
-            opts = replace(opts, position_offset=embed.start - 1)
-            label += f", positions {embed.start}–{min(embed.end, embed.start - 1 + trace.n_tokens)}"
-        frag = render_fragments(trace, opts)
-        slug = trace_slug(embed.src)
-        if len(traces) > 1:
-            slug = f"{slug}-{embed.index + 1}"
-        href = relative(page_url, f"traces/{slug}/index.html")
-        return (
-            f'<figure class="trace-embed">{frag["div"]}{frag["script"]}'
-            f'<figcaption><a href="{escape(href)}">{escape(label)}</a></figcaption></figure>'
-        )
+            return m.group(0)
+        return f'{attr}="{escape(relative(page_url, url))}{sep}{escape(frag)}"'
+
+    return _LINK.sub(fix, note.html)
+
+
+def resolve_embed_src(content_dir: Path, src: str) -> Path:
+    """The file a ```` ```trace ```` block names, which must be a file under ``content_dir``
+    (symlinks resolved first, so a link out of the content folder is refused)."""
+    content = content_dir.resolve()
+    missing = NoteError(f"trace block: src {src!r} not found under content/")
+    if "\x00" in src:  # no file name holds NUL; the OS would refuse to look it up
+        raise missing
+    try:
+        target = (content / src).resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        raise missing from None
+    if not target.is_relative_to(content):
+        raise NoteError(f"trace block: src {src!r} is outside the content folder")
+    if not target.is_file():
+        raise missing
+    return target
+
+
+def embed_figure(embed: TraceEmbed, fragment: Mapping[str, str], page_url: str) -> str:
+    """A rendered embed as a ``<figure>``: the heatmap, and a caption linking to its trace page.
+
+    ``fragment`` is what the render stage stored: ``div``, ``script``, ``positions`` (the
+    positions shown, "" for the whole trace) and ``n_in_file``.
+    """
+    label = embed.src
+    if fragment.get("positions"):
+        label += f", positions {fragment['positions']}"
+    n_in_file = int(fragment.get("n_in_file") or 1)
+    _, url = trace_url(trace_slug(embed.src), embed.index, n_in_file)
+    href = relative(page_url, url)
+    return (
+        f'<figure class="trace-embed">{fragment["div"]}{fragment["script"]}'
+        f'<figcaption><a href="{escape(href)}">{escape(label)}</a></figcaption></figure>'
+    )
+
+
+def embed_error(err: TracesiteError) -> str:
+    """What a page shows where an embed failed (the error is reported once, by the build)."""
+    return f'<p class="embed-error">{escape(str(err))}</p>'
+
+
+def fill_embeds(html: str, figures: Sequence[str]) -> Markup:
+    """Note HTML with its embed placeholders replaced by ``figures`` (one per embed, in order)."""
+    if not figures:
+        return Markup(html)
+    out: list[str] = []
+    for part in split_embeds(html):
+        out.append(part if isinstance(part, str) else figures[part])
+    return Markup("".join(out))

@@ -8,17 +8,15 @@ A project's ``themes/<name>/templates/x.html`` shadows the built-in one and can 
 from __future__ import annotations
 
 import hashlib
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
 
 from tracesite.core.config import Config, builtin_themes_dir
-from tracesite.site.discover import slugify
+from tracesite.site.urls import tag_url, url_path
 
 EMPTY = Markup("")  # immutable, so safe as a dataclass default
 
@@ -152,7 +150,7 @@ def make_env(config: Config) -> jinja2.Environment:
     )
     env.filters["fmt"] = format_number
     env.filters["urlpath"] = url_path
-    env.filters["tag_url"] = lambda tag: f"tags/{slugify(str(tag))}/index.html"
+    env.filters["tag_url"] = lambda tag: tag_url(str(tag))
     env.filters["digest"] = digest
     return env
 
@@ -170,23 +168,6 @@ def digest(value: object) -> str:
     return hashlib.sha1(
         str(value).encode("utf-8", "surrogatepass"), usedforsecurity=False
     ).hexdigest()[:16]
-
-
-def url_path(url: str) -> str:
-    """Percent-encode a site-relative URL path (slugs may hold non-ASCII letters)."""
-    return quote(url, safe="/#?=&.-_~")
-
-
-def root_for(url: str) -> str:
-    """The relative prefix from a page at ``url`` back to the site root."""
-    depth = url.count("/")
-    return "../" * depth
-
-
-def relative(from_url: str, to_url: str) -> str:
-    """A page-relative link from one site path to another."""
-    start = posixpath.dirname(from_url) or "."
-    return posixpath.relpath(to_url, start)
 
 
 def format_number(value: float | int | None, digits: int = 2) -> str:

@@ -1,0 +1,111 @@
+"""Running render tasks: the cache answers what it can in this process, worker processes the rest.
+
+The garbage-collector settings that make workers faster are set in each worker by its
+initializer (:func:`tracesite.build.job.worker_init`), never in the calling process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from multiprocessing.context import BaseContext
+
+import click
+
+from tracesite.build.cache import RENDER_KEY
+from tracesite.build.job import FileResult, Task, process_file, run_task, worker_init
+from tracesite.build.memo import BuildMemo
+from tracesite.build.statindex import Stat, StatIndex
+
+FILES_PER_WORKER = 4  # below this many uncached files per worker, a pool costs more than it saves
+
+
+class Progress:
+    """A bar on a terminal, plain lines otherwise, nothing when quiet."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.tty = sys.stderr.isatty()
+        self.next_line = 0.0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.quiet or not self.total:
+            return
+        if self.tty:
+            width = 30
+            filled = width * self.done // self.total
+            click.echo(
+                f"\r  traces [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}",
+                err=True,
+                nl=False,
+            )
+            if self.done == self.total:
+                click.echo("", err=True)
+        elif self.done == self.total or time.monotonic() >= self.next_line:
+            click.echo(f"  traces {self.done}/{self.total}", err=True)
+            self.next_line = time.monotonic() + 2.0
+
+
+def worker_count(jobs: int | None, todo: int) -> int:
+    """Workers for ``todo`` uncached tasks: ``jobs`` (default: the cores), fewer for few tasks."""
+    wanted = jobs or os.cpu_count() or 1
+    return max(1, min(wanted, todo // FILES_PER_WORKER))
+
+
+def _mp_context() -> BaseContext:
+    """fork where it is safe (Linux, one thread): workers start at once and a user's script
+    without an ``if __name__ == "__main__"`` guard is not run again in each of them. spawn
+    otherwise: the dev server has threads (watcher, HTTP), and forking a threaded process
+    can deadlock the child."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return get_context("fork")
+    return get_context("spawn")
+
+
+def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResult]:
+    if jobs <= 1:
+        for t in tasks:
+            yield process_file(t)
+            progress.step()
+        return
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_mp_context(), initializer=worker_init
+    ) as pool:
+        for r in pool.map(run_task, tasks, chunksize=1):
+            yield r
+            progress.step()
+
+
+def run_tasks(
+    tasks: list[Task], memo: BuildMemo, *, jobs: int | None, quiet: bool
+) -> list[FileResult]:
+    """The result of every task, in order. Cache hits are answered here (a stat, or a read and
+    a hash, and one line of the entry); only the misses go to worker processes, so an
+    unchanged gallery never pays for starting a pool."""
+    if not tasks:
+        return []
+    index = StatIndex(tasks[0].cache_dir, RENDER_KEY)
+    done: list[FileResult | None] = [None] * len(tasks)
+    misses: list[tuple[int, Stat | None]] = []
+    for i, task in enumerate(tasks):
+        hit, st = memo.lookup(task, index)
+        if hit is None:
+            misses.append((i, st))
+        else:
+            done[i] = hit
+    memo.rotate()
+    progress = Progress(len(misses), quiet)
+    rendered = _run([tasks[i] for i, _ in misses], worker_count(jobs, len(misses)), progress)
+    for (i, st), res in zip(misses, rendered, strict=True):
+        done[i] = res
+        task = tasks[i]
+        if st is not None and res.error is None:
+            index.record(task.path, st, res.key, task.options, name=task.index_name)
+    index.save()
+    return [r for r in done if r is not None]
