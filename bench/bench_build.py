@@ -179,7 +179,7 @@ def snapshot(rev: str, dest: Path) -> Code:
 BUILD = """
 import json, sys
 from pathlib import Path
-from tracesite.build.pipeline import BuildOptions, build_project
+from tracesite.build import BuildOptions, build_project  # the same in every version
 r = build_project(Path(sys.argv[1]), BuildOptions(jobs=int(sys.argv[2])))
 print(json.dumps({"rendered": r.rendered, "traces": r.n_traces, "pages": r.n_pages,
                   "errors": len(r.errors), "changed": len(r.changed), "seconds": r.seconds}))
@@ -295,6 +295,8 @@ class Results:
     naive_n: int
     all_seconds: dict[str, list[float]]
     code: str
+    baseline: Run | None = None
+    baseline_label: str = ""
 
 
 def naive_estimates(r: Results) -> tuple[float, float, bool]:
@@ -487,6 +489,15 @@ def report(r: Results) -> str:
             "The targets are SPEC §12's for 1,000 traces × 1,000 tokens, top-5; at other sizes "
             "the fixed costs (interpreter start, imports, worker start) weigh differently.",
         ]
+    if r.baseline is not None:
+        ratio = r.cold.seconds / r.baseline.seconds
+        cpu = r.cold.cpu_seconds / r.baseline.cpu_seconds
+        lines += [
+            "",
+            f"Against the baseline ({r.baseline_label}), cold build in the same rounds: "
+            f"{r.cold.seconds:.2f} s vs {r.baseline.seconds:.2f} s wall (**{ratio:.3f}×**), "
+            f"{r.cold.cpu_seconds:.2f} s vs {r.baseline.cpu_seconds:.2f} s CPU ({cpu:.3f}×).",
+        ]
     if a.repeat > 1:
         spread = "; ".join(
             f"{name} " + ", ".join(f"{x:.1f}" for x in xs) for name, xs in r.all_seconds.items()
@@ -553,8 +564,11 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> Results:
     logs.mkdir(parents=True, exist_ok=True)
     input_bytes, gen = prepare(project, args)
     code = snapshot(args.code, work / "code") if args.code else None
+    base = snapshot(args.baseline, work / "baseline") if args.baseline else None
     changed = args.traces // 2
     runs: dict[str, list[Run]] = {"jl": [], "cold": [], "nochange": [], "onechange": []}
+    if base is not None:
+        runs["baseline"] = []
     # Interleaved repeats: load from other processes drifts, and each measurement should see
     # the same drift as the one it is compared with.
     for rep in range(1, args.repeat + 1):
@@ -563,6 +577,13 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> Results:
         say(f"round {rep}/{args.repeat}: json.load of every file")
         runs["jl"].append(json_load(content, logs / f"json_load-{rep}.log"))
         say(f"  {runs['jl'][-1].seconds:.2f} s; tracesite cold build (--jobs {args.jobs})")
+        if base is not None:  # the same cold build with the baseline's code, in the same round
+            say(f"  {runs['jl'][-1].seconds:.2f} s; baseline cold build ({base.label})")
+            runs["baseline"].append(
+                tracesite_build(project, args.jobs, logs / f"baseline-{rep}.log", base)
+            )
+            for stale in ("site", ".tracesite-cache"):
+                shutil.rmtree(project / stale, ignore_errors=True)
         runs["cold"].append(tracesite_build(project, args.jobs, logs / f"cold-{rep}.log", code))
         say(f"  {runs['cold'][-1].seconds:.2f} s; no-change rebuild")
         runs["nochange"].append(
@@ -604,6 +625,8 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> Results:
         naive_n,
         {k: [r.seconds for r in v] for k, v in runs.items()},
         code.label if code else "the working tree as it was (uncommitted edits included)",
+        best(runs["baseline"]) if base is not None else None,
+        base.label if base is not None else "",
     )
 
 
@@ -633,6 +656,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--code",
         metavar="REV",
         help="benchmark this commit (git archive export; e.g. HEAD) instead of the working tree",
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also time a cold build of this commit in every round, and report the ratio",
     )
     ap.add_argument(
         "--repeat", type=int, default=1, help="interleaved rounds; the fastest of each is shown"

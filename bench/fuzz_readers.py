@@ -19,8 +19,8 @@ With ``--findings DIR`` the harness does not stop at the first crash: it writes 
 (the bytes given to the reader) and its traceback per distinct crash (exception type and the
 innermost tracesite frame) into DIR and keeps fuzzing, to collect several bugs in one run.
 
-tests/test_bad_input.py runs both modes for a bounded time (marked slow). atheris is a test
-dependency only: it is not needed to use tracesite.
+tests/test_bad_input.py runs both modes for a bounded time (marked slow). atheris is the
+``fuzz`` extra (``pip install -e ".[fuzz]"``, Linux only): it is not needed to use tracesite.
 """
 
 from __future__ import annotations

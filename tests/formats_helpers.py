@@ -28,10 +28,10 @@ def fixture(rel: str) -> Path:
 
 
 def corpus_file(rel: str) -> Path:
-    """A file of the full corpus; skips the test when the corpus is not beside the repo."""
+    """A file of the full corpus (../shared/corpus/real, always beside the repository in CI)."""
     path = CORPUS / rel
     if not path.is_file():
-        pytest.skip(f"corpus file {rel} not available (../shared/corpus/real)")
+        pytest.fail(f"corpus file {rel} is missing from {CORPUS}")
     return path
 
 

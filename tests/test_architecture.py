@@ -188,3 +188,15 @@ def test_modules_stay_small() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500
     )
     assert long == []
+
+
+def test_one_atomic_write() -> None:
+    """Site files, the render cache and the stat index all go through ``atomic_write``: a
+    temporary file renamed into place exists in one module only."""
+    places = sorted(
+        f"{p.relative_to(PACKAGE)}:{i}"
+        for p in MODULES.values()
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if any(call in line for call in ("os.replace(", "os.rename(", "mkstemp(", ".rename("))
+    )
+    assert places and all(p.startswith("build/writer.py:") for p in places), places

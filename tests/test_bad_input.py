@@ -267,7 +267,9 @@ def test_atheris_finds_no_reader_crash(mode: str, tmp_path: Path) -> None:
     import importlib.util
 
     if importlib.util.find_spec("atheris") is None:
-        pytest.skip("atheris is not installed (pip install atheris)")
+        pytest.skip(
+            "atheris is not installed: pip install '.[fuzz]' (Linux; .ci/run checks it is there)"
+        )
     harness = Path(__file__).resolve().parents[1] / "bench/fuzz_readers.py"
     corpus, findings = tmp_path / "corpus", tmp_path / "findings"
     subprocess.run([sys.executable, str(harness), "--write-seeds", str(corpus)], check=True)

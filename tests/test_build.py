@@ -152,7 +152,9 @@ def test_broken_files_fail_only_themselves(make_project, cli):
     )
     assert "Traceback" not in r.stderr
     assert (proj / "site/traces/good/index.html").is_file()
-    assert (proj / "site/a-page/index.html").is_file() or (proj / "site/page/index.html").is_file()
+    # A standalone page's URL comes from its file name (content/page.md), never its title.
+    assert "A page" in (proj / "site/page/index.html").read_text(encoding="utf-8")
+    assert not (proj / "site/a-page").exists()
 
 
 def test_config_errors_name_file_and_key(make_project, cli):
@@ -230,15 +232,42 @@ def test_trace_block_embeds_a_slice_and_cannot_escape_content(make_project, cli)
     assert "assets/bokeh-" in essay  # the page loads BokehJS for its embed
 
 
+def _site_files(site: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every file of a built site: its bytes, inode and mtime_ns (an atomic replace changes the
+    inode, a write in place the mtime)."""
+    files = {}
+    for path in sorted(site.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            files[str(path.relative_to(site))] = (path.read_bytes(), st.st_ino, st.st_mtime_ns)
+    return files
+
+
 def test_removed_trace_disappears_and_unchanged_files_are_not_rewritten(make_project, cli):
-    proj = make_project({"content/a.json": native_trace(5), "content/b.json": native_trace(6)})
+    traces = {f"content/{n}.json": native_trace(5 + i, seed=i) for i, n in enumerate("abc")}
+    proj = make_project(traces)
+    site = proj / "site"
     assert cli("build", cwd=proj).returncode == 0
-    page_b = proj / "site/traces/b/index.html"
+    before = _site_files(site)
     (proj / "content/a.json").unlink()
     r = cli("build", cwd=proj)
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stderr
     assert not (proj / "site/traces/a").exists()
-    assert page_b.is_file()
+    after = _site_files(site)
+    # b's page lost its "prev" link to a; c's page and the shared assets are byte for byte the
+    # same, and a file whose bytes did not change must not have been written again at all.
+    same = sorted(rel for rel in after if rel in before and after[rel][0] == before[rel][0])
+    assert "traces/c/index.html" in same and "404.html" in same
+    assert any(rel.startswith("assets/bokeh-") for rel in same)
+    assert "traces/b/index.html" not in same
+    rewritten = [rel for rel in same if after[rel][1:] != before[rel][1:]]
+    assert rewritten == [], f"unchanged files written again: {rewritten}"
+    # The probe sees a rewrite: c's page, changed, is written (new inode or mtime).
+    (proj / "content/c.json").write_text(json.dumps(native_trace(9, seed=9)), encoding="utf-8")
+    assert cli("build", cwd=proj).returncode == 0
+    page_c = _site_files(site)["traces/c/index.html"]
+    assert page_c[0] != after["traces/c/index.html"][0]
+    assert page_c[1:] != after["traces/c/index.html"][1:]
 
 
 def test_refuses_dangerous_output_folders(make_project, cli, tmp_path):

@@ -198,9 +198,9 @@ def _reads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
     seen: list[str] = []
     real = tj._read
 
-    def counting(path, rel, options):  # type: ignore[no-untyped-def]
-        seen.append(rel)
-        return real(path, rel, options)
+    def counting(task):  # type: ignore[no-untyped-def]
+        seen.append(task.rel)
+        return real(task)
 
     monkeypatch.setattr(tj, "_read", counting)
     return seen

@@ -1,7 +1,10 @@
 """Every real file reads, with SOURCES.md's token counts and top-k, and text equal to the
-provider's own text field. Fixture copies always run; the rest of the corpus skips when absent."""
+provider's own text field. Nothing here skips: a file a reader fails on fails its test, and so
+does a corpus that is missing (CI always has ``../shared/corpus/real`` beside the checkout)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -71,9 +74,19 @@ EXPECTED: dict[str, tuple[str, int, int]] = {
 TEXT_DIFFERS = {"llamacpp/ikllamacpp-b66cecc-completion-stream-oldform-prob-1-0.sse.jsonl"}
 
 
-def _check(rel: str, path: object) -> None:
+def _corpus_path(rel: str) -> Path:
+    """The corpus file ``rel``; fails (never skips) when it or the whole corpus is missing."""
+    if not CORPUS.is_dir():
+        pytest.fail(f"the corpus folder {CORPUS} is missing: check out ../shared beside the repo")
+    path = CORPUS / rel
+    if not path.is_file():
+        pytest.fail(f"corpus file {rel} is missing from {CORPUS} (SOURCES.md lists it)")
+    return path
+
+
+def _check(rel: str, path: Path) -> None:
     fmt, n, k = EXPECTED[rel]
-    traces = tracesite.load(path)  # type: ignore[arg-type]
+    traces = tracesite.load(path)
     assert len(traces) == 1
     t = traces[0]
     assert (t.meta.format, t.n_tokens, t.stats.top_k) == (fmt, n, k)
@@ -92,15 +105,12 @@ def test_every_fixture_file_reads_as_sources_md_says(rel: str) -> None:
 
 @pytest.mark.parametrize("rel", sorted(EXPECTED))
 def test_every_corpus_file_reads_as_sources_md_says(rel: str) -> None:
-    if not (CORPUS / rel).is_file():
-        pytest.skip("../shared/corpus/real is not beside the repository")
-    _check(rel, CORPUS / rel)
+    _check(rel, _corpus_path(rel))
 
 
 def test_no_corpus_file_is_left_out() -> None:
+    _corpus_path("SOURCES.md")
     files = all_corpus_files()
-    if not files:
-        pytest.skip("../shared/corpus/real is not beside the repository")
     assert sorted(str(p.relative_to(CORPUS)) for p in files) == sorted(EXPECTED)
     assert len(files) == 34
 

@@ -84,28 +84,27 @@ def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResul
 
 def run_tasks(
     tasks: list[Task], memo: BuildMemo, *, jobs: int | None, quiet: bool
-) -> list[FileResult]:
-    """The result of every task, in order. Cache hits are answered here (a stat, or a read and
-    a hash, and one line of the entry); only the misses go to worker processes, so an
-    unchanged gallery never pays for starting a pool."""
+) -> Iterator[tuple[int, FileResult]]:
+    """Each task's number and result, as they come: cache hits first, answered here (a stat, or
+    a read and a hash, and one line of the entry); only the misses go to worker processes, so
+    an unchanged gallery never pays for starting a pool. The caller keeps what it needs of each
+    result (a card) and drops the rest, so no build holds every trace's summary."""
     if not tasks:
-        return []
+        return
     index = StatIndex(tasks[0].cache_dir, RENDER_KEY)
-    done: list[FileResult | None] = [None] * len(tasks)
     misses: list[tuple[int, Stat | None]] = []
     for i, task in enumerate(tasks):
         hit, st = memo.lookup(task, index)
         if hit is None:
             misses.append((i, st))
         else:
-            done[i] = hit
+            yield i, hit
     memo.rotate()
     progress = Progress(len(misses), quiet)
     rendered = _run([tasks[i] for i, _ in misses], worker_count(jobs, len(misses)), progress)
     for (i, st), res in zip(misses, rendered, strict=True):
-        done[i] = res
         task = tasks[i]
         if st is not None and res.error is None:
             index.record(task.path, st, res.key, task.options, name=task.index_name)
+        yield i, res
     index.save()
-    return [r for r in done if r is not None]

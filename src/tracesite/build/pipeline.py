@@ -20,7 +20,7 @@ from tracesite.build.assemble import write_site
 from tracesite.build.cache import CACHE_DIR
 from tracesite.build.embeds import Embed, display, plan_embeds, report, settle
 from tracesite.build.executor import run_tasks
-from tracesite.build.job import FileResult, Task
+from tracesite.build.job import Task
 from tracesite.build.memo import BuildMemo
 from tracesite.build.writer import check_output_dir
 from tracesite.core.config import Config, load_config
@@ -102,16 +102,7 @@ def build_project(
     notes = _read_notes(content, config, diag, memo)
     gathered = _gather(content, notes, config, opts)
     # render
-    tasks = gathered.trace_tasks + [e.task for e in gathered.embeds if e.task is not None]
-    results = run_tasks(tasks, memo, jobs=opts.jobs, quiet=opts.quiet)
-    result.rendered = sum(not r.cached for r in results)
-    traced = results[: len(gathered.trace_tasks)]
-    embed_results = iter(results[len(gathered.trace_tasks) :])
-    embeds = [
-        settle(e, next(embed_results), config) if e.task is not None else e for e in gathered.embeds
-    ]
-    entries = _entries(gathered.sources, traced, notes, diag)
-    report(embeds, diag)
+    entries, embeds, result.rendered = _render(gathered, notes, config, opts, diag, memo)
     result.n_traces = len(entries)
     # write
     written = write_site(
@@ -204,23 +195,45 @@ def _gather(
     return Gathered(sources, tasks, plan_embeds(notes, config, wanted))
 
 
-def _entries(
-    sources: list[TraceSource],
-    results: list[FileResult],
+def _render(
+    gathered: Gathered,
     notes: dict[Path, Note],
+    config: Config,
+    opts: BuildOptions,
     diag: Diagnostics,
-) -> list[TraceEntry]:
-    """One small entry (a card) per trace, in content order; a file's error instead of its."""
+    memo: BuildMemo,
+) -> tuple[list[TraceEntry], list[Embed], int]:
+    """Run every task; keep a small entry (a card) per trace and the settled embeds, in content
+    order, each file's error instead of its entries. Returns them and the number rendered."""
+    n_files = len(gathered.trace_tasks)
+    tasks = gathered.trace_tasks + [e.task for e in gathered.embeds if e.task is not None]
+    pending = [e for e in gathered.embeds if e.task is not None]
+    per_file: list[list[TraceEntry] | TracesiteError] = [[] for _ in range(n_files)]
+    settled: dict[int, Embed] = {}
+    rendered = 0
+    for i, res in run_tasks(tasks, memo, jobs=opts.jobs, quiet=opts.quiet):
+        rendered += not res.cached
+        if i >= n_files:
+            settled[i - n_files] = settle(pending[i - n_files], res, config)
+        elif res.error is not None:
+            per_file[i] = res.error
+        else:  # the summaries are dropped here: pages read them back from the cache
+            src = gathered.sources[i]
+            note = notes.get(src.note) if src.note else None
+            per_file[i] = [
+                TraceEntry(src, s.index, res.key, note, make_card(src, s, note))
+                for s in res.summaries
+            ]
     entries: list[TraceEntry] = []
-    for src, res in zip(sources, results, strict=True):
-        if res.error is not None:
-            diag.error(res.error)
-            continue
-        note = notes.get(src.note) if src.note else None
-        entries += [
-            TraceEntry(src, s.index, res.key, note, make_card(src, s, note)) for s in res.summaries
-        ]
-    return entries
+    for got in per_file:
+        if isinstance(got, TracesiteError):
+            diag.error(got)
+        else:
+            entries += got
+    embed_iter = iter(settled[k] for k in range(len(pending)))
+    embeds = [next(embed_iter) if e.task is not None else e for e in gathered.embeds]
+    report(embeds, diag)
+    return entries, embeds, rendered
 
 
 __all__ = ["BuildOptions", "BuildResult", "ErrorCollection", "build_project"]

@@ -58,26 +58,6 @@ def expect_str(value: Any, addr: str) -> str:
     return value
 
 
-def expect_logprob(value: Any, addr: str, *, nullable: bool = False) -> float | None:
-    """A natural-log probability: a finite number <= 0 (tiny round-off above 0 allowed).
-
-    Sentinels (<= -1000) pass through; the model turns them into "unknown". ``-inf`` (log 0)
-    is allowed: llama.cpp's post-sampling probabilities contain exact zeros.
-    """
-    if value is None and nullable:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise fail(addr, f"expected a number, got {describe(value)}")
-    if isinstance(value, int) and value > 0:
-        raise fail(addr, f"a logprob must be <= 0 (a probability <= 1), got {describe(value)}")
-    v = float(value) if value > -(10**308) else -1e308
-    if math.isnan(v) or v == math.inf:
-        raise fail(addr, f"expected a logprob (a number <= 0), got {describe(value)}")
-    if v > 1e-6:
-        raise fail(addr, f"a logprob must be <= 0 (a probability <= 1), got {v!r}")
-    return v
-
-
 def expect_prob(value: Any, addr: str) -> float:
     """A linear probability in [0, 1], returned as a natural log (log 0 = -inf)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -88,30 +68,6 @@ def expect_prob(value: Any, addr: str) -> float:
     if not (0.0 <= v <= 1.0 + 1e-9):
         raise fail(addr, f"a probability must be between 0 and 1, got {describe(value)}")
     return math.log(min(v, 1.0)) if v > 0 else -math.inf
-
-
-def expect_bytes(value: Any, addr: str) -> bytes | None:
-    """OpenAI-style ``bytes``: a list of ints 0..255, or null/absent."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(
-        isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 255 for b in value
-    ):
-        raise fail(addr, f"expected an array of byte values 0..255, got {describe(value)}")
-    return bytes(value)
-
-
-#: Token ids are stored as int64; -1 means "unknown".
-_MAX_ID = 2**63 - 1
-
-
-def expect_int_or_none(value: Any, addr: str) -> int:
-    """A token id (an integer >= 0), or -1 for null/absent."""
-    if value is None:
-        return -1
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ID:
-        raise fail(addr, f"expected a token id (an integer >= 0), got {describe(value)}")
-    return value
 
 
 def optional_str(value: Any, addr: str) -> str | None:
@@ -195,12 +151,6 @@ def special_positions(
     if rebuilt(set()) == provider_text:
         return set()
     return {i for i in candidates if raw[i] is None}
-
-
-def join_texts(parts: Iterable[str | None]) -> str | None:
-    """Concatenate the strings among ``parts``; None when there are none."""
-    texts = [p for p in parts if p is not None]
-    return "".join(texts) if texts else None
 
 
 def small_extra(d: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:

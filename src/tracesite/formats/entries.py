@@ -27,7 +27,7 @@ from tracesite.formats.common import (
     plain_logprob,
 )
 
-_MAX_ID = 2**63 - 1
+MAX_TOKEN_ID = 2**63 - 1  # token ids are stored as int64
 #: JSON integers below this do not fit a float (fast paths leave them to :func:`logprob_of`).
 
 
@@ -68,7 +68,7 @@ def id_of(value: Any, addr: str) -> int:
     """A token id (integer >= 0), -1 when null/absent."""
     if value is None:
         return -1
-    if type(value) is int and 0 <= value <= _MAX_ID:
+    if type(value) is int and 0 <= value <= MAX_TOKEN_ID:
         return value
     raise fail(addr, f"expected a token id (an integer >= 0), got {describe(value)}")
 
@@ -116,7 +116,7 @@ def _fast(e: Any) -> tuple[str, float | None, bytes | None, int] | None:
     tid = e.get("id")
     if tid is None:
         tid = -1
-    elif type(tid) is not int or not 0 <= tid <= _MAX_ID:
+    elif type(tid) is not int or not 0 <= tid <= MAX_TOKEN_ID:
         return None
     return tok, lp, raw, tid
 
@@ -166,7 +166,7 @@ def _columns(items: list[Any]) -> Columns | None:
     if not set(map(type, ids)) <= {int, type(None)}:
         return None
     known = [i for i in ids if i is not None]
-    if min(known) < 0 or max(known) > _MAX_ID:
+    if min(known) < 0 or max(known) > MAX_TOKEN_ID:
         return None
     return toks, lps, data, [-1 if i is None else i for i in ids]
 

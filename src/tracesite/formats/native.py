@@ -24,13 +24,12 @@ from tracesite.formats.common import (
     plain_bytes,
     plain_logprob,
 )
-from tracesite.formats.entries import bytes_of, id_of, logprob_of
+from tracesite.formats.entries import MAX_TOKEN_ID, bytes_of, id_of, logprob_of
 from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "native"
 VERSION = 1
 _META_KEYS = ("model", "created", "prompt", "finish_reason")
-_MAX_ID = 2**63 - 1
 
 
 def native_schema() -> dict[str, Any]:
@@ -99,7 +98,7 @@ def _fast(d: Any, utf8: bool) -> tuple[str, float | None, bytes | None, int] | N
     tid = d.get("id")
     if tid is None:
         return text, lp, raw, -1
-    if type(tid) is not int or not 0 <= tid <= _MAX_ID:
+    if type(tid) is not int or not 0 <= tid <= MAX_TOKEN_ID:
         return None
     return text, lp, raw, tid
 

@@ -89,7 +89,6 @@ class ReloadState:
 @dataclass
 class _Streams:
     active: int = 0
-    opened: int = 0
 
 
 class LiveReloadHub:
@@ -173,7 +172,6 @@ class LiveReloadHub:
             if self._stopping or self._streams.active >= self.max_streams:
                 return False
             self._streams.active += 1
-            self._streams.opened += 1
             self._cond.notify_all()
             return True
 

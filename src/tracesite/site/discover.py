@@ -27,6 +27,7 @@ _IGNORED = re.compile(
     re.X | re.I,
 )
 
+
 def is_ignored(name: str) -> bool:
     """True for a file or folder name that is not content: hidden names and the files editors
     and the OS write next to real ones. Discovery skips them and the dev server's watcher does
