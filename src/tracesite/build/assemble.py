@@ -127,15 +127,30 @@ def write_site(
     )
     theme_key = _theme_fingerprint(config, site)
     out = PageEmitter(Renderer(config, site, env), writer, diag, theme_key)
-    emit = out.emit
     urls = _source_urls(config, content, entries)
     filler = NoteFiller(config, diag, urls, embeds)
     _write_trace_pages(config, entries, out, filler, digest_of(theme_key, sorted(urls.items())))
     _write_standalone(config, content, notes, out, filler, dev)
+    _write_gallery_pages(config, notes, entries, out)
+    writer.write(".nojekyll", "")
+    if config.site.absolute:
+        writer.write(
+            "sitemap.xml",
+            sitemap_xml(config.site.base_url, [url_path(u) for u in out.pages if u != "404.html"]),
+        )
+    writer.finish()
+    return Written(n_pages=len(out.pages), changed=list(writer.changed))
+
+
+def _write_gallery_pages(
+    config: Config, notes: dict[Path, Note], entries: list[TraceEntry], out: PageEmitter
+) -> None:
+    """The pages about the whole gallery: tag pages, the tag list, the search index, the
+    index (with the gallery's introduction, ``content/index.md``) and the 404 page."""
     by_tag = tag_counts(entries)
     for tag, cards in by_tag.items():
         url = tag_url(tag)
-        emit(
+        out.emit(
             TagPage(
                 title=f"Tag: {tag}",
                 root=root_for(url),
@@ -147,13 +162,13 @@ def write_site(
             f"tag {tag}",
         )
     tags_rows = tuple((t, relative(TAGS_URL, tag_url(t)), len(c)) for t, c in by_tag.items())
-    emit(
+    out.emit(
         TagsPage(title="Tags", root="../", url=TAGS_URL, kind="tags", tags=tags_rows),
         "tags",
     )
-    writer.write("assets/search-index.js", search_index_js(entries))
+    out.writer.write("assets/search-index.js", search_index_js(entries))
     intro = notes.get(config.build.content_dir / "index.md")
-    emit(
+    out.emit(
         IndexPage(
             title=config.site.title,
             root="",
@@ -167,7 +182,7 @@ def write_site(
         ),
         "index",
     )
-    emit(
+    out.emit(
         ErrorPage(
             title="Page not found",
             root="",
@@ -177,14 +192,6 @@ def write_site(
         ),
         "404",
     )
-    writer.write(".nojekyll", "")
-    if config.site.absolute:
-        writer.write(
-            "sitemap.xml",
-            sitemap_xml(config.site.base_url, [url_path(u) for u in out.pages if u != "404.html"]),
-        )
-    writer.finish()
-    return Written(n_pages=len(out.pages), changed=list(writer.changed))
 
 
 def _source_urls(config: Config, content: Content, entries: list[TraceEntry]) -> dict[str, str]:
