@@ -69,8 +69,13 @@ class Result:
 # ------------------------------------------------------------------------------------ pages
 def site_page(trace: Trace, folder: Path) -> Path:
     """A trace page as the site build writes it: shared BokehJS and heatmap assets as files."""
-    from tracesite.render.heatmap import bokeh_js_files, heatmap_assets, render_heatmap
-    from tracesite.render.textview import render_marks, render_text_view
+    from html import escape
+
+    from tracesite.model.summary import summarise
+    from tracesite.render.assets import bokeh_js_files, heatmap_assets
+    from tracesite.render.heatmap import render_heatmap
+    from tracesite.render.textview import render_text_view
+    from tracesite.site.pages import trace_marks
 
     assets = folder / "assets"
     assets.mkdir(parents=True, exist_ok=True)
@@ -85,9 +90,11 @@ def site_page(trace: Trace, folder: Path) -> Path:
     ]
     options = HeatmapOptions()
     script, div = render_heatmap(trace, options)
+    marks = trace_marks((), summarise(trace, 1, options), options.low_confidence)
+    marks_html = "".join(f'<a href="{escape(h)}">{escape(label)}</a><br>' for label, h in marks)
     body = (
         f"<main style='max-width:1400px;margin:auto;display:grid;grid-template-columns:1fr 220px;"
-        f"gap:16px'><section>{div}{script}</section><aside>{render_marks(trace, options)}</aside>"
+        f"gap:16px'><section>{div}{script}</section><aside>{marks_html}</aside>"
         f"</main><h2>Generated text</h2>{render_text_view(trace, options)}"
     )
     page = folder / "site-page.html"
@@ -100,7 +107,7 @@ def site_page(trace: Trace, folder: Path) -> Path:
 
 
 def render_page(trace: Trace, folder: Path) -> Path:
-    from tracesite.render.page import render_file
+    from tracesite.commands.render import render_file
 
     src = folder / "trace.json"
     tracesite.save(trace, src)

@@ -50,6 +50,7 @@ def test_every_real_trace_round_trips(tmp_path: Path, name: str, trace: Trace) -
 
 def test_real_traces_saved_natively_validate_against_the_schema() -> None:
     import jsonschema
+
     validator = jsonschema.Draft202012Validator(native_schema())
     for name, trace in REAL:
         errors = list(validator.iter_errors(json.loads(dump_native(trace))))
@@ -58,6 +59,7 @@ def test_real_traces_saved_natively_validate_against_the_schema() -> None:
 
 def test_schema_rejects_what_the_reader_rejects() -> None:
     import jsonschema
+
     validator = jsonschema.Draft202012Validator(native_schema())
     bad = [
         {"tracesite": 2, "tokens": []},
@@ -203,4 +205,5 @@ def test_the_documented_example_reads_and_validates() -> None:
     assert t.token_bytes[1] == b" best" and t.token_bytes[2] is None  # utf8_bytes
     assert t.stats.n_unknown == 1 and t.token_ids[0] == 976
     import jsonschema
+
     jsonschema.validate(example, native_schema())

@@ -21,17 +21,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tracesite.build.static import bokeh_js_files, bokeh_version
-from tracesite.core.options import HeatmapOptions, Highlight
+from tracesite.core.options import COLOR_MODES, HeatmapOptions, Highlight
 from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
+from tracesite.render.assets import bokeh_js_files, bokeh_version, heatmap_assets
 from tracesite.render.cells import MAX_VIEW_PX, UNIT_PX, layout_for, pack_trace
-from tracesite.render.heatmap import (
-    HeatmapView,
-    heatmap_assets,
-    render_heatmap,
-    render_heatmap_direct,
-    show_trace,
-)
+from tracesite.render.heatmap import render_heatmap, render_heatmap_direct
+from tracesite.render.modes import MODE_TITLES
+from tracesite.render.notebook import HeatmapView, show_trace
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = REPO / "content" / "figure" / "forty-three-squared.json"
@@ -306,17 +302,18 @@ def test_hostile_tokens_and_labels_never_reach_the_page_as_markup() -> None:
     assert cfg["hl"] == [[1, 2, HOSTILE]]  # the label arrives intact, as data
 
 
-def test_only_heatmap_modules_import_bokeh_and_only_when_rendering() -> None:
+def test_only_render_imports_bokeh_and_only_when_rendering() -> None:
     src = REPO / "src" / "tracesite"
     importers = {
-        p.name
+        p.relative_to(src).parts[0]
         for p in src.rglob("*.py")
         if re.search(r"^\s*(import bokeh|from bokeh)", p.read_text(encoding="utf-8"), re.M)
     }
-    assert importers <= {"heatmap.py", "heatmap_figure.py"}, importers
+    assert importers == {"render"}, importers
     code = (
-        "import sys, tracesite, tracesite.render.heatmap, tracesite.render.glyphs, tracesite.render.page,"
-        " tracesite.render.textview;"
+        "import sys, tracesite, tracesite.render.heatmap, tracesite.render.glyphs,"
+        " tracesite.render.page, tracesite.render.notebook, tracesite.render.modes,"
+        " tracesite.render.textview, tracesite.render.assets;"
         "print('bokeh' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -332,30 +329,40 @@ def test_assets_for_the_site_build() -> None:
     assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", js)
     (bokeh,) = bokeh_js_files()
     assert bokeh[0] == "bokeh.min.js" and len(bokeh[1]) > 500_000
-    assert bokeh_version().encode() in bokeh[1][:2000] or bokeh_version().encode() in bokeh[1]
+    assert bokeh_version().encode() in bokeh[1]
 
 
+# ------------------------------------------------------------------------------------ modes
+def test_mode_titles_and_palettes_reach_the_browser_from_bokeh_palettes() -> None:
+    """Each embed's config carries every mode's title and Bokeh's palette; the JS has none."""
+    from bokeh.palettes import Greens9, Purples9, YlOrBr9
+
+    script, _ = render_heatmap(synthetic_trace(10), HeatmapOptions(color_by="entropy"))
+    modes = json.loads(data_columns(script)["cfg"])["modes"]
+    assert list(modes) == list(COLOR_MODES)
+    assert {m: v["title"] for m, v in modes.items()} == MODE_TITLES
+    assert modes["probability"]["colors"] == list(reversed(Greens9))  # light (p=0) to dark
+    assert modes["entropy"]["colors"] == list(reversed(Purples9))
+    assert modes["surprisal"]["colors"] == list(reversed(YlOrBr9))
+    bar = [n for n in _walk(docs_json(script)) if n.get("name") == "ColorBar"]
+    assert bar[0]["attributes"]["title"] == "Entropy (bits, lower bound)"
+    js = dict(heatmap_assets())["heatmap.js"].decode()
+    assert not re.search(r"(#[0-9a-fA-F]{6}[\"'],\s*[\"']){3}", js), "a palette list in the JS"
+    assert not any(title in js for title in MODE_TITLES.values()), "a mode title in the JS"
+
+
+# ------------------------------------------------------------------------------------ show()
 def test_show_trace_outside_jupyter_returns_a_self_contained_view(tmp_path: Path) -> None:
     view = show_trace(synthetic_trace(40), columns=10, color_by="entropy")
     assert isinstance(view, HeatmapView)
-    frame = view._repr_html_()
-    assert frame.startswith("<iframe srcdoc=") and "Bokeh" in html.unescape(frame)
     cfg = json.loads(data_columns(view.page)["cfg"])  # the page embeds the heatmap, options kept
     assert (cfg["C"], cfg["mode"]) == (10, "entropy")
-    assert "<script src=" not in view.page  # BokehJS inlined: works in any notebook, offline
+    assert "<script src=" not in view.page and "<link " not in view.page  # works offline
+    assert bokeh_js_files()[0][1].decode()[:2000] in view.page  # BokehJS inlined
+    assert "<h2>Statistics</h2>" in view.page  # the theme's trace page
     saved = view.save(tmp_path / "v.html")
     assert saved.read_text(encoding="utf-8") == view.page
-
-
-def test_show_trace_in_jupyter_displays_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import IPython  # a test dependency: the Jupyter path is tested, never skipped
-    import IPython.display
-
-    shown: list[Any] = []
-    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
-    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
-    assert show_trace(synthetic_trace(20)) is None
-    assert len(shown) == 1 and "<iframe" in shown[0]._repr_html_()
+    assert repr(view) == "<tracesite heatmap: 40 tokens>"
 
 
 def test_show_trace_rejects_unknown_options() -> None:
@@ -363,11 +370,93 @@ def test_show_trace_rejects_unknown_options() -> None:
         show_trace(synthetic_trace(5), colums=3)
 
 
-def test_tracesite_show_is_the_public_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tracesite_show_is_the_public_entry_point() -> None:
     import tracesite
 
-    view = tracesite.show(synthetic_trace(5))
-    assert view is None or hasattr(view, "_repr_html_")
+    view = tracesite.show(synthetic_trace(5), columns=7)  # not in IPython: the view comes back
+    assert isinstance(view, HeatmapView)
+    assert json.loads(data_columns(view.page)["cfg"])["C"] == 7
+
+
+BOKEH_MARK = bokeh_js_files()[0][1].decode()[-4000:-3000]  # a stretch of BokehJS's own code
+
+
+def _notebook() -> Any:
+    """A fresh IPython shell with ``t`` (a trace) and ``tracesite`` in its namespace."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.clear_instance()
+    shell = InteractiveShell.instance()
+    shell.run_cell("import tracesite", store_history=False)
+    shell.user_ns["t"] = synthetic_trace(30)
+    return shell
+
+
+def _run(shell: Any, code: str, cell_id: str) -> list[dict[str, str]]:
+    """Run one cell as a frontend would; the mime bundles it displayed."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        result = shell.run_cell(code, cell_id=cell_id)
+    result.raise_error()
+    return [dict(out.data) for out in captured.outputs]
+
+
+def test_ten_show_calls_hold_bokehjs_once_and_each_page_once() -> None:
+    shell = _notebook()
+    try:
+        outputs = [o for k in range(10) for o in _run(shell, "tracesite.show(t)", f"cell-{k}")]
+    finally:
+        shell.clear_instance()
+    assert len(outputs) == 10
+    assert all(set(o) == {"text/html", "text/plain"} for o in outputs)
+    assert all(o["text/plain"] == "<tracesite heatmap: 30 tokens>" for o in outputs)
+    held = [_bokeh_copies(o["text/html"]) for o in outputs]
+    assert held == [1] + [0] * 9  # the first output carries the notebook's one copy
+    bokeh_size = len(bokeh_js_files()[0][1])
+    assert all(len(o["text/html"]) < bokeh_size / 4 for o in outputs[1:])
+    for o in outputs:
+        page = html.unescape(re.search(r'srcdoc="([^"]*)"', o["text/html"]).group(1))  # type: ignore[union-attr]
+        assert page.count("<h2>Statistics</h2>") == 1 and page.count("<iframe") == 0
+        assert "tracesiteBokehJS" in page  # the frame takes BokehJS from the notebook page
+
+
+def _js_escaped(text: str) -> str:
+    return json.dumps(text)[1:-1].replace("</", "<\\/")
+
+
+def _bokeh_copies(output_html: str) -> int:
+    """Copies of BokehJS in an output: as a JS string (the notebook's copy) or as code, inlined
+    in the output or in a frame's srcdoc."""
+    return output_html.count(_js_escaped(BOKEH_MARK)) + html.unescape(output_html).count(BOKEH_MARK)
+
+
+def test_the_copy_moves_with_its_cell_when_that_cell_runs_again() -> None:
+    shell = _notebook()
+    try:
+        first = _run(shell, "tracesite.show(t)", "a")
+        second = _run(shell, "tracesite.show(t)", "b")
+        again = _run(shell, "tracesite.show(t); tracesite.show(t)", "a")  # "a"'s outputs replaced
+        later = _run(shell, "tracesite.show(t)", "c")
+        emptied = _run(shell, "1 + 1", "a")  # "a" no longer shows a heatmap: the copy is gone
+        after = _run(shell, "tracesite.show(t)", "d")
+    finally:
+        shell.clear_instance()
+    counts = [
+        [_bokeh_copies(o["text/html"]) for o in outs] for outs in (first, second, again, later)
+    ]
+    assert counts == [[1], [0], [1, 0], [0]]
+    assert emptied == [] and _bokeh_copies(after[0]["text/html"]) == 1
+
+
+def test_a_view_shown_outside_a_kernel_carries_bokehjs_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    bundle = show_trace(synthetic_trace(5))._repr_mimebundle_()  # type: ignore[union-attr]
+    assert _bokeh_copies(bundle["text/html"]) == 1
 
 
 # ------------------------------------------------------------------------------------ corpus
@@ -399,10 +488,11 @@ def test_every_real_trace_renders(path: Path) -> None:
 
 @pytest.mark.parametrize("n", [0, 1])
 def test_empty_and_one_token_traces_render(n: int) -> None:
-    from tracesite.render.textview import render_marks, render_text_view
+    from tracesite.render.textview import render_text_view
 
     trace = synthetic_trace(n)
     script, _ = render_heatmap(trace, HeatmapOptions())
     assert decode_ndarray(data_columns(script)["tok"]).size == n
     assert render_text_view(trace, HeatmapOptions()).count("<span") == n
-    assert "Low confidence" in render_marks(trace, HeatmapOptions())
+    view = show_trace(trace)
+    assert isinstance(view, HeatmapView) and "<h2>Statistics</h2>" in view.page

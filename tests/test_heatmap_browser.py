@@ -16,9 +16,9 @@ import pytest
 import tracesite
 from browser_helpers import new_page
 from test_heatmap import HOSTILE, synthetic_trace
+from tracesite.commands.render import render_file
 from tracesite.formats import load
 from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
-from tracesite.render.page import render_file
 
 pytestmark = pytest.mark.browser
 
@@ -143,6 +143,36 @@ def test_cells_are_drawn_as_in_the_figure(figure) -> None:  # type: ignore[no-un
     assert page.evaluate(f"[{H}.m.mapper.low, {H}.m.mapper.high]") == [0, 1]
 
 
+def bokeh_steps(anchors: tuple[str, ...], steps: int = 64) -> list[str]:
+    """``anchors`` interpolated to ``steps`` colours, as heatmap.js palette() does it."""
+    rgb = [[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in anchors]
+    out = []
+    for s in range(steps):
+        t = s / (steps - 1) * (len(rgb) - 1)
+        k = min(len(rgb) - 2, math.floor(t))
+        f = t - k
+        mixed = [
+            math.floor(rgb[k][ch] + (rgb[k + 1][ch] - rgb[k][ch]) * f + 0.5) for ch in range(3)
+        ]
+        out.append("#" + "".join(f"{v:02x}" for v in mixed))
+    return out
+
+
+def test_each_mode_is_coloured_with_bokehs_palette(figure) -> None:  # type: ignore[no-untyped-def]
+    from bokeh.palettes import Greens9, Purples9, YlOrBr9
+
+    page, _ = figure
+    for mode, dark_first in (
+        ("entropy", Purples9),
+        ("surprisal", YlOrBr9),
+        ("probability", Greens9),
+    ):
+        page.select_option(".tsh-mode", mode)
+        page.wait_for_selector(f".tsh[data-mode='{mode}']")
+        palette = page.evaluate(f"Array.from({H}.m.mapper.palette)")
+        assert palette == bokeh_steps(tuple(reversed(dark_first))), mode
+
+
 def test_colour_mode_switch_recolours_and_retitles(figure) -> None:  # type: ignore[no-untyped-def]
     page, _ = figure
     trace = load(FIGURE)[0]
@@ -172,9 +202,14 @@ def test_low_confidence_and_highlights_are_marked_and_linked(figure) -> None:  #
     assert orange == {"1", "21", "30"}
     bands = page.evaluate(f"Array.from({H}.m.bands.data.t)")
     assert "the fork: 43 by 4, not by 40" in bands
-    links = page.locator(".tsh-marks a").all_inner_texts()
-    assert links[:3] == ["1–20", "30–40", "89–95"] and links[3:] == ["1", "21", "30"]
-    page.locator(".tsh-marks a", has_text="30–40").click()
+    links = page.locator(".marks a").all_inner_texts()
+    assert links[:3] == [
+        "the plan: break 43 into place values",
+        "the fork: 43 by 4, not by 40",
+        "1,462 — certain, and wrong",
+    ]
+    assert links[3:] == ["p < 0.5 at 1", "p < 0.5 at 21", "p < 0.5 at 30"]
+    page.locator(".marks a", has_text="the fork").click()
     page.wait_for_selector(".tsh[data-target='30']")
     assert page.evaluate(f"{H}.m.target.data.x.length") == 1
     assert "tsv-target" in (page.get_attribute("#tok-30", "class") or "")
@@ -241,7 +276,7 @@ def test_hostile_unknown_and_odd_tokens(browser: Any, pages: dict[str, Path]) ->
         assert "special token" in hover(page, 5)
         assert page.evaluate("document.querySelectorAll('img').length") == 0
         assert record.dialogs == [] and record.errors == []
-        assert HOSTILE in page.inner_text(".tsh-marks")  # the highlight label, as text
+        assert HOSTILE in page.inner_text(".marks")  # the highlight label, as text
 
 
 # ------------------------------------------------------------------------------ long traces
@@ -358,3 +393,70 @@ def test_real_traces_draw_without_errors(browser: Any, source: Path, tmp_path: P
         assert "Position 1 · chosen token" in tip and "(lower bound)" in tip
         assert page.locator(".tsh-tip-alts tbody tr").count() >= listed
         assert record.errors == []
+
+
+# ------------------------------------------------------------------------------ notebooks
+def _notebook_outputs(n: int) -> list[str]:
+    """The text/html of ``n`` ``tracesite.show()`` cells run in an IPython shell."""
+    from test_heatmap import _notebook, _run
+
+    shell = _notebook()
+    try:
+        return [_run(shell, "tracesite.show(t)", f"cell-{k}")[0]["text/html"] for k in range(n)]
+    finally:
+        shell.clear_instance()
+
+
+def _frames_ready(page: Any, n: int) -> list[Any]:
+    page.wait_for_function(f"document.querySelectorAll('iframe').length === {n}")
+    frames = [f for f in page.frames if f != page.main_frame]
+    assert len(frames) == n
+    for frame in frames:
+        frame.wait_for_selector(".tsh[data-ready='1']", timeout=TIMEOUT)
+    return frames
+
+
+def test_a_saved_notebook_of_heatmaps_draws_every_one_from_one_bokehjs(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The outputs as nbconvert's HTML export (or a reopened notebook) lays them out, in order."""
+    outputs = _notebook_outputs(3)
+    cells = "".join(f'<div class="output_html">{o}</div>' for o in outputs)
+    doc = tmp_path / "notebook.html"
+    doc.write_text(f"<!doctype html><html><body>{cells}</body></html>", encoding="utf-8")
+    with new_page(browser, doc.as_uri(), block_network=True) as (page, record):
+        frames = _frames_ready(page, 3)
+        for frame in frames:
+            assert frame.evaluate(f"{H}.n") == 30
+            assert "<h2>Statistics</h2>" in frame.content()  # the theme's trace page
+        # each frame is as tall as its page: no scroll bar inside the notebook
+        heights = page.evaluate("[...document.querySelectorAll('iframe')].map(f => f.offsetHeight)")
+        inner = [
+            f.evaluate("document.documentElement.getBoundingClientRect().height") for f in frames
+        ]
+        assert all(abs(h - i) <= 1 for h, i in zip(heights, inner, strict=True)), (heights, inner)
+        assert record.requests == [] and record.errors == []
+
+
+def test_a_frame_drawn_before_the_notebooks_copy_waits_for_it(browser: Any, tmp_path: Path) -> None:
+    """A frontend may draw a later output first: that frame starts again once the copy is there."""
+    holder, later = _notebook_outputs(2)
+    doc = tmp_path / "notebook.html"
+    doc.write_text(
+        "<!doctype html><html><body><div id=first></div>"
+        f"<div>{later}</div>"
+        f"<template id=t>{holder}</template>"
+        "<script>setTimeout(function () {"  # the first output arrives a second later
+        " var t = document.getElementById('t').content.cloneNode(true);"
+        " var box = document.getElementById('first');"
+        " t.querySelectorAll('script').forEach(function (s) {"
+        "  var r = document.createElement('script'); r.textContent = s.textContent;"
+        "  s.replaceWith(r); });"  # as JupyterLab runs an output's scripts
+        " box.appendChild(t); }, 1000);</script></body></html>",
+        encoding="utf-8",
+    )
+    with new_page(browser, doc.as_uri(), block_network=True) as (page, record):
+        _frames_ready(page, 2)
+        assert record.requests == []
+        # the later frame did load first (its embed found no Bokeh), then started again
+        assert record.errors == ["Bokeh is not defined"], record.errors

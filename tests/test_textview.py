@@ -1,4 +1,4 @@
-"""The text view beside the heatmap, and the list of marked positions: plain, escaped HTML."""
+"""The text view beside the heatmap: plain, escaped HTML, one span per token."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import math
 from html.parser import HTMLParser
 
 from test_heatmap import HOSTILE, synthetic_trace
-from tracesite.core.options import HeatmapOptions, Highlight
+from tracesite.core.options import HeatmapOptions
 from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
-from tracesite.render.textview import MAX_LOW_MARKS, render_marks, render_text_view
+from tracesite.render.cells import pack_trace
+from tracesite.render.textview import render_text_view
 
 
 class Spans(HTMLParser):
@@ -107,44 +108,20 @@ def test_incomplete_utf8_is_attributed_to_the_token_that_completes_it() -> None:
     assert parse(render_text_view(trace, HeatmapOptions())).text == [" ", "🙂"]
 
 
-def test_lone_surrogates_do_not_break_the_page() -> None:
+def test_lone_surrogates_show_as_their_code_as_in_the_heatmap() -> None:
     trace = trace_of(
         Position(Candidate("a\ud83db", -0.1)), Position(Candidate("\udc00", 0.0), special=True)
     )
     html = render_text_view(trace, HeatmapOptions())
     html.encode("utf-8")  # would raise on a lone surrogate
-    text = parse(html).text
-    assert text[0].startswith("a\ufffd") and text[0].endswith("b") and text[1] == "\ufffd"
+    assert parse(html).text == ["a⟨U+D83D⟩b", "⟨U+DC00⟩"]
+    # the heatmap's cells and tooltip read the same form from the embed's string table
+    cols = pack_trace(trace, HeatmapOptions(), "tsh-x")
+    blob, so = cols["sb"].tobytes(), cols["so"]  # type: ignore[union-attr]
+    assert blob[so[0] : so[1]].decode() == "a⟨U+D83D⟩b"  # type: ignore[index]
+    assert blob[so[1] : so[2]].decode() == "⟨U+DC00⟩"  # type: ignore[index]
 
 
 def test_position_offset_numbers_a_slice_like_the_whole_trace() -> None:
     view = parse(render_text_view(synthetic_trace(5), HeatmapOptions(position_offset=40)))
     assert [s["id"] for s in view.spans] == [f"tok-{i}" for i in range(41, 46)]
-
-
-# ------------------------------------------------------------------------------------ marks
-def test_marks_link_highlights_and_low_confidence_positions() -> None:
-    trace = synthetic_trace(80, seed=4)
-    opts = HeatmapOptions(highlights=(Highlight(3, 9, "a span"), Highlight(12, 12, HOSTILE)))
-    html = render_marks(trace, opts)
-    view = parse(html)
-    assert ("#pos-3", "3–9") in view.links and ("#pos-12", "12") in view.links
-    assert HOSTILE in html.replace("&lt;", "<").replace("&gt;", ">")  # shown, as text
-    assert "<img" not in html
-    low = [i + 1 for i, p in enumerate(trace.position_stats.p) if p < 0.5]
-    assert low, "the synthetic trace has low-confidence positions"
-    low_links = [h for h, _ in view.links if h not in ("#pos-3", "#pos-12")]
-    assert low_links == [f"#pos-{i}" for i in low]
-
-
-def test_marks_list_at_most_the_lowest_positions_of_a_long_trace() -> None:
-    trace = synthetic_trace(5000, seed=8)
-    p = trace.position_stats.p
-    n_low = int((p < 0.9).sum())
-    assert n_low > MAX_LOW_MARKS
-    html = render_marks(trace, HeatmapOptions(low_confidence=0.9))
-    listed = [int(h.removeprefix("#pos-")) for h, _ in parse(html).links]
-    assert len(listed) == MAX_LOW_MARKS and listed == sorted(listed)
-    threshold = sorted(p[p < 0.9])[MAX_LOW_MARKS - 1]
-    assert all(p[i - 1] <= threshold for i in listed)
-    assert f"showing the {MAX_LOW_MARKS} lowest of {n_low}" in html

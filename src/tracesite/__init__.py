@@ -48,6 +48,6 @@ def __dir__() -> list[str]:
 
 def show(trace: Trace, **options: Any) -> Any:
     """Display a trace's heatmap in Jupyter (imports Bokeh on first use)."""
-    from tracesite.render.heatmap import show_trace
+    from tracesite.render.notebook import show_trace
 
     return show_trace(trace, **options)

@@ -80,7 +80,7 @@ def inspect(files: tuple[str, ...], as_json: bool) -> None:
 @at_the_edge
 def render(file: str, output: str | None, index: int) -> None:
     """Render one trace to one self-contained HTML file (BokehJS inlined)."""
-    from tracesite.render.page import render_file
+    from tracesite.commands.render import render_file
 
     out = render_file(Path(file), Path(output) if output else None, index=index)
     click.echo(f"wrote {out}")

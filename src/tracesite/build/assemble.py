@@ -43,6 +43,7 @@ from tracesite.site.pages import (
     TagPage,
     TagsPage,
     TracePage,
+    trace_marks,
 )
 from tracesite.site.urls import TAGS_URL, relative, root_for, standalone_url, tag_url, url_path
 
@@ -246,17 +247,6 @@ def _write_trace_pages(
             loaded_key = e.cache_key
         frag, summary = fragments[e.index], summaries[e.index]
         url = e.card.url
-        marks = [
-            (h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}")
-            for h in (e.note.highlights if e.note else ())
-        ]
-        marks += [
-            (f"p < {config.heatmap.low_confidence:g} at {p}", f"#pos-{p}")
-            for p in summary.low_confidence
-        ]
-        hidden = summary.n_low_confidence - len(summary.low_confidence)
-        if hidden > 0:  # the heatmap marks them all; the list names the lowest
-            marks.append((f"… and {hidden} more with p < {config.heatmap.low_confidence:g}", "#"))
         note_html = (
             filler.fill(e.note, e.source.note, url) if e.note and e.source.note else Markup("")
         )
@@ -277,7 +267,9 @@ def _write_trace_pages(
                 toc_html=Markup(e.note.toc_html) if e.note else Markup(""),
                 previous=prev_e.card if prev_e else None,
                 next=next_e.card if next_e else None,
-                marks=tuple(marks),
+                marks=trace_marks(
+                    e.note.highlights if e.note else (), summary, config.heatmap.low_confidence
+                ),
                 index_in_file=e.index,
             ),
             e.source.rel,

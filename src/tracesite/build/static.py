@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pygments.formatters import HtmlFormatter
-
 from tracesite.build.writer import SiteWriter
 from tracesite.core.config import Config
+from tracesite.render.assets import bokeh_js_files, bokeh_version, pygments_css
 from tracesite.site.discover import Content
 from tracesite.site.pages import theme_static_dirs
 
@@ -20,32 +19,6 @@ class Assets:
     bokeh_js: tuple[str, ...] = ()
     heatmap_css: tuple[str, ...] = ()
     heatmap_js: tuple[str, ...] = ()
-
-
-def pygments_css() -> str:
-    """Code highlighting for light mode and, under ``[data-theme=dark]``, dark mode."""
-    light = HtmlFormatter(style="friendly").get_style_defs(".highlight")
-    dark = HtmlFormatter(style="monokai").get_style_defs(":root[data-theme='dark'] .highlight")
-    return f"{light}\n{dark}\n"
-
-
-def bokeh_version() -> str:
-    """The installed Bokeh's version (from its metadata: importing Bokeh costs ~70 ms)."""
-    from importlib.metadata import version
-
-    return version("bokeh")
-
-
-def bokeh_js_files() -> list[tuple[str, bytes]]:
-    """The BokehJS files a heatmap embed needs, in load order (no widgets, tables or GL),
-    found in the installed package without importing it."""
-    from importlib.util import find_spec
-
-    spec = find_spec("bokeh")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("Bokeh is not installed")
-    js_dir = Path(next(iter(spec.submodule_search_locations))) / "server" / "static" / "js"
-    return [("bokeh.min.js", (js_dir / "bokeh.min.js").read_bytes())]
 
 
 def copy_static(

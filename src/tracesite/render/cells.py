@@ -1,4 +1,5 @@
-"""Pack a trace into the few compact arrays the heatmap's browser code reads (no Bokeh here).
+"""Pack a trace into the few compact arrays the heatmap's browser code reads (Bokeh only for its
+palettes, see :mod:`tracesite.render.modes`).
 
 The page receives one ColumnDataSource per trace whose columns each hold a single array (a
 "ragged" one-row source, the layout Bokeh uses for ``multi_line``), because positions and
@@ -20,6 +21,8 @@ import numpy.typing as npt
 
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.trace import Trace
+from tracesite.render.charcodes import show_surrogates
+from tracesite.render.modes import modes_config
 
 #: Height of one drawing unit in CSS pixels (a cell is a little under one unit tall).
 UNIT_PX = 30
@@ -94,13 +97,6 @@ def _smallest_uint(max_value: int) -> type[np.unsignedinteger[Any]]:
     return np.uint32
 
 
-def _visible_surrogates(text: str) -> str:
-    """Lone surrogates (JSON allows "\\ud83d") cannot be UTF-8 encoded: show them as codes."""
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    return "".join(f"⟨U+{ord(ch):04X}⟩" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
-
-
 def _entry_text(label: str, raw: bytes | None) -> tuple[bytes, bytes | None]:
     """UTF-8 of the text shown for a token, and its raw bytes when those are not valid UTF-8."""
     if raw is not None:
@@ -108,7 +104,7 @@ def _entry_text(label: str, raw: bytes | None) -> tuple[bytes, bytes | None]:
             return raw.decode("utf-8").encode("utf-8"), None  # the bytes are the truth
         except UnicodeDecodeError:
             pass  # an incomplete UTF-8 sequence: keep the provider's label, show the bytes
-    return _visible_surrogates(label).encode("utf-8"), raw
+    return show_surrogates(label).encode("utf-8"), raw
 
 
 def _string_table(trace: Trace) -> tuple[AnyArray, AnyArray, dict[str, AnyArray]]:
@@ -190,6 +186,7 @@ def config_json(trace: Trace, options: HeatmapOptions, uid: str) -> str:
             "unit": UNIT_PX,
             "block": lay.block_units,
             "head": _HEAD_UNITS,
+            "modes": modes_config(),  # titles and palettes: heatmap.js has no copies
         },
         ensure_ascii=False,
         separators=(",", ":"),

@@ -9,24 +9,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from tracesite.core.options import ColorBy
 from tracesite.render.cells import UNIT_PX
+from tracesite.render.modes import MODE_TITLES, mode_palette
 
-#: Colour-bar titles per mode; the browser code switches them with the mode.
-MODE_TITLES = {
-    "probability": "Probability",
-    "entropy": "Entropy (bits, lower bound)",
-    "surprisal": "Surprisal (bits)",
-}
 _FONT = "Helvetica, Arial, sans-serif"
 _RED = "#d0021b"  # the chosen path's outline, as in the seed figure
 
 
-def _color_bar_ticks(mode: str) -> list[float]:
+def _color_bar_ticks(mode: ColorBy) -> list[float]:
     return [round(i * 0.2, 1) for i in range(6)] if mode == "probability" else [0.0]
 
 
 def build_figure(
-    data_columns: dict[str, list[Any]], *, columns: int, mode: str, frame_px: int
+    data_columns: dict[str, list[Any]], *, columns: int, mode: ColorBy, frame_px: int
 ) -> Any:
     """The Bokeh document root for one trace; the browser code does the drawing.
 
@@ -36,7 +32,6 @@ def build_figure(
     # Bokeh's own annotations are partial (mypy cannot see ColorBar): use the modules untyped.
     bm: Any = importlib.import_module("bokeh.models")
     from bokeh.core.properties import value
-    from bokeh.document import Document
 
     font = value(_FONT)
     data = bm.ColumnDataSource(data_columns)
@@ -44,12 +39,14 @@ def build_figure(
     def empty(*names: str) -> Any:
         return bm.ColumnDataSource({n: [] for n in names})
 
-    cells = empty("x", "y", "t", "pt", "v", "tc", "la", "fs", "i", "k")
-    unknown = empty("x", "y")
-    nums = empty("x", "y", "t", "nc", "nf")
-    flags = empty("x", "y")
-    bands = empty("x", "y", "w", "lx", "t")
-    target = empty("x", "y", "h")
+    src = {  # the drawing sources, filled by the browser code
+        "cells": empty("x", "y", "t", "pt", "v", "tc", "la", "fs", "i", "k"),
+        "unknown": empty("x", "y"),
+        "nums": empty("x", "y", "t", "nc", "nf"),
+        "flags": empty("x", "y"),
+        "bands": empty("x", "y", "w", "lx", "t"),
+        "target": empty("x", "y", "h"),
+    }
 
     # flipped: y grows downwards, row 0 on top; the browser code sets the span from frame_px
     y_range = bm.Range1d(start=frame_px / UNIT_PX, end=0)
@@ -68,14 +65,48 @@ def build_figure(
         toolbar_location=None,
         title=None,
     )
+    # the browser code sets the palette (interpolated from these anchors) and range per mode
+    mapper = bm.LinearColorMapper(
+        palette=list(mode_palette(mode)), low=0, high=1, nan_color="#e4e4e4"
+    )
     # All text is drawn by LabelSet annotations, not Text glyphs: BokehJS measures every label of
     # a Text glyph six times on each data change (once per selection/hover/... variant), which
     # made a scroll step cost ~400 ms; a LabelSet draws its labels once per paint.
-    mapper = bm.LinearColorMapper(
-        palette=["#f7fcf5", "#00441b"], low=0, high=1, nan_color="#e4e4e4"
+    _draw_bands(bm, plot, src, font)
+    cell_renderer = _draw_cells(bm, plot, src, mapper, font)
+    _draw_marks(bm, plot, src, font)
+    bar = _color_bar(bm, mapper, mode)
+    plot.add_layout(bar, "right")
+    hover = bm.HoverTool(
+        renderers=[cell_renderer],
+        tooltips=None,
+        callback=bm.CustomJS(code="TracesiteHeatmap.hover(cb_obj,cb_data)"),
     )
+    pan = bm.PanTool(dimensions="height")
+    plot.toolbar = bm.Toolbar(tools=[pan, hover], active_drag=pan)
+    y_range.js_on_change("start", bm.CustomJS(code="TracesiteHeatmap.moved(cb_obj)"))
+    models = dict(
+        plot=plot,
+        data=data,
+        cells=src["cells"],
+        unknown=src["unknown"],
+        nums=src["nums"],
+        flags=src["flags"],
+        bands=src["bands"],
+        target=src["target"],
+        mapper=mapper,
+        bar=bar,
+        hover=hover,
+        yr=y_range,
+    )
+    _queue_when_ready(bm, plot, models)
+    return plot
+
+
+def _draw_bands(bm: Any, plot: Any, src: dict[str, Any], font: Any) -> None:
+    """Highlight bands above the rows, with their labels."""
     plot.add_glyph(
-        bands,
+        src["bands"],
         bm.Rect(
             x="x",
             y="y",
@@ -87,7 +118,7 @@ def build_figure(
     )
     plot.add_layout(
         bm.LabelSet(
-            source=bands,
+            source=src["bands"],
             x="lx",
             y="y",
             text="t",
@@ -98,8 +129,13 @@ def build_figure(
             text_color="#5c3b00",
         )
     )
-    cell_renderer = plot.add_glyph(
-        cells,
+
+
+def _draw_cells(bm: Any, plot: Any, src: dict[str, Any], mapper: Any, font: Any) -> Any:
+    """The cells (coloured by ``mapper``), the unknown-p hatching and the cells' two labels;
+    the cell renderer, for the hover tool."""
+    renderer = plot.add_glyph(
+        src["cells"],
         bm.Rect(
             x="x",
             y="y",
@@ -114,7 +150,7 @@ def build_figure(
     # Cells whose p was not given: hatched by a renderer of their own. A per-cell hatch_pattern
     # column makes BokehJS build a pattern canvas per cell on every redraw (seconds per scroll).
     plot.add_glyph(
-        unknown,
+        src["unknown"],
         bm.Rect(
             x="x",
             y="y",
@@ -130,7 +166,7 @@ def build_figure(
     )
     plot.add_layout(
         bm.LabelSet(
-            source=cells,
+            source=src["cells"],
             x="x",
             y="y",
             y_offset=6,
@@ -145,7 +181,7 @@ def build_figure(
     )
     plot.add_layout(
         bm.LabelSet(
-            source=cells,
+            source=src["cells"],
             x="x",
             y="y",
             y_offset=-8,
@@ -158,9 +194,14 @@ def build_figure(
             text_alpha=0.9,
         )
     )
+    return renderer
+
+
+def _draw_marks(bm: Any, plot: Any, src: dict[str, Any], font: Any) -> None:
+    """Position numbers, low-confidence flags and the ``#pos-N`` target outline."""
     plot.add_layout(
         bm.LabelSet(
-            source=nums,
+            source=src["nums"],
             x="x",
             y="y",
             text="t",
@@ -173,7 +214,7 @@ def build_figure(
         )
     )
     plot.add_glyph(
-        flags,
+        src["flags"],
         bm.Scatter(
             x="x",
             y="y",
@@ -185,7 +226,7 @@ def build_figure(
         ),
     )
     plot.add_glyph(
-        target,
+        src["target"],
         bm.Rect(
             x="x",
             y="y",
@@ -197,6 +238,10 @@ def build_figure(
             line_width=3,
         ),
     )
+
+
+def _color_bar(bm: Any, mapper: Any, mode: ColorBy) -> Any:
+    """The colour bar beside the plot, titled for ``mode`` (the browser code retitles it)."""
     bar = bm.ColorBar(
         color_mapper=mapper,
         title=MODE_TITLES[mode],
@@ -213,31 +258,16 @@ def build_figure(
         bar_line_color=None,
         background_fill_color=None,
     )
-    plot.add_layout(bar, "right")
-    hover = bm.HoverTool(
-        renderers=[cell_renderer],
-        tooltips=None,
-        callback=bm.CustomJS(code="TracesiteHeatmap.hover(cb_obj,cb_data)"),
-    )
-    pan = bm.PanTool(dimensions="height")
-    plot.toolbar = bm.Toolbar(tools=[pan, hover], active_drag=pan)
-    y_range.js_on_change("start", bm.CustomJS(code="TracesiteHeatmap.moved(cb_obj)"))
+    return bar
+
+
+def _queue_when_ready(bm: Any, plot: Any, models: dict[str, Any]) -> None:
+    """Put ``plot`` in a document that, once BokehJS has drawn it, hands ``models`` to the
+    browser code (queued in ``window.__tsh_q`` when heatmap.js is not loaded yet)."""
+    from bokeh.document import Document
+
     doc = Document()
     doc.add_root(plot)
-    models = dict(
-        plot=plot,
-        data=data,
-        cells=cells,
-        unknown=unknown,
-        nums=nums,
-        flags=flags,
-        bands=bands,
-        target=target,
-        mapper=mapper,
-        bar=bar,
-        hover=hover,
-        yr=y_range,
-    )
     doc.js_on_event(
         "document_ready",
         bm.CustomJS(
@@ -249,4 +279,3 @@ def build_figure(
             ),
         ),
     )
-    return plot

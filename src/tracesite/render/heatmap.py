@@ -1,48 +1,27 @@
 """The trace heatmap: a Bokeh figure drawn a viewport at a time by ``static/heatmap/heatmap.js``.
 
-This is the only module that imports Bokeh, and it does so inside functions (the import alone
-costs ~0.5 s). The embed carries one data source per trace (see :mod:`tracesite.render.cells`) and
-a handful of empty drawing sources; the browser code fills the drawing sources with the rows near
+Bokeh is imported by ``render`` modules only, inside functions (the import alone costs ~0.5 s).
+The embed carries one data source per trace (see :mod:`tracesite.render.cells`) and a handful of
+empty drawing sources; the browser code fills the drawing sources with the rows near
 the viewport whenever the y range moves, builds tooltips with ``textContent`` and draws the
-overview strip. Pages must load BokehJS (``staticfiles.bokeh_js_files``) and the heatmap assets
-(:func:`heatmap_assets`) before or after the embed script; the browser code queues either way.
+overview strip. Pages must load BokehJS before the embed script (it calls ``Bokeh.safely`` at once)
+and the heatmap assets before or after it (the browser code queues): see
+:mod:`tracesite.render.assets`.
 """
 
 from __future__ import annotations
 
 import html
-import importlib
 import re
 import uuid
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from tracesite.core.options import COLOR_MODES, HeatmapOptions
+from tracesite.core.options import COLOR_MODES, ColorBy, HeatmapOptions
 from tracesite.model.trace import Trace
 from tracesite.render.cells import COLUMN_NAMES, UNIT_PX, layout_for, pack_trace
 from tracesite.render.glyphs import build_figure
-
-_ASSET_DIR = ("default", "static", "heatmap")
-
-
-def _asset_dir() -> Path:
-    from tracesite.core.config import builtin_themes_dir
-
-    return builtin_themes_dir().joinpath(*_ASSET_DIR)
-
-
-def heatmap_assets() -> list[tuple[str, bytes]]:
-    """The heatmap's own CSS and JS (besides BokehJS), as (file name, bytes), CSS first.
-
-    The site build copies them with the theme's static files (``assets/theme/heatmap/``);
-    ``tracesite render`` inlines them.
-    """
-    folder = _asset_dir()
-    names = sorted(p.name for p in folder.iterdir() if p.suffix in (".css", ".js"))
-    names.sort(key=lambda n: not n.endswith(".css"))
-    return [(name, (folder / name).read_bytes()) for name in names]
 
 
 def _mode_select(current: str) -> str:
@@ -121,7 +100,7 @@ def _js_json(obj: Any) -> str:
 
 
 @cache
-def _template(columns: int, mode: str) -> _Template:
+def _template(columns: int, mode: ColorBy) -> _Template:
     """Build the Bokeh models once per (columns, mode); only data and sizes vary per trace.
 
     Building ~60 models and serialising them costs ~200 ms, so a 1,000-trace gallery would spend
@@ -180,7 +159,7 @@ def _new_uid() -> str:
 def render_heatmap(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
     """The heatmap of one trace as ``(script, div)`` for a page (``bokeh.embed.components``).
 
-    The page must also load BokehJS (``staticfiles.bokeh_js_files``) and :func:`heatmap_assets`.
+    The page must also load BokehJS and the heatmap assets (:mod:`tracesite.render.assets`).
     """
     uid = _new_uid()
     lay = layout_for(trace, options)
@@ -200,56 +179,3 @@ def render_heatmap_direct(trace: Trace, options: HeatmapOptions) -> tuple[str, s
     plot = build_figure(data, columns=lay.columns, mode=options.color_by, frame_px=lay.view_px)
     script, div = components(plot)
     return script, _wrap(div, trace, options, uid)
-
-
-@dataclass(frozen=True)
-class HeatmapView:
-    """A rendered heatmap for Jupyter: ``_repr_html_`` is a self-contained ``<iframe srcdoc>``."""
-
-    page: str  # the standalone HTML document (BokehJS inlined)
-    height: int
-
-    def _repr_html_(self) -> str:
-        return (
-            f'<iframe srcdoc="{html.escape(self.page, quote=True)}" '
-            f'style="width:100%;height:{self.height}px;border:0" '
-            'title="tracesite heatmap"></iframe>'
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the standalone page to ``path`` (opens from file:// with no network)."""
-        target = Path(path)
-        target.write_text(self.page, encoding="utf-8")
-        return target
-
-
-def show_trace(trace: Trace, **options: Any) -> HeatmapView | None:
-    """Display a trace's heatmap in Jupyter; outside IPython, return the view (``.save(path)``).
-
-    ``options`` are :class:`HeatmapOptions` fields (``columns=30``, ``color_by="entropy"``...).
-    """
-    from tracesite.render.page import standalone_page
-
-    known = {f.name for f in fields(HeatmapOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise TypeError(
-            f"unknown heatmap option(s): {', '.join(unknown)}; expected {sorted(known)}"
-        )
-    opts = replace(HeatmapOptions(), **options)
-    page = standalone_page(trace, opts, title=trace.meta.source or "trace", compact=True)
-    view = HeatmapView(page=page, height=layout_for(trace, opts).view_px + 140)
-    shell = _ipython_shell()
-    if shell is None:
-        return view
-    importlib.import_module("IPython.display").display(view)
-    return None
-
-
-def _ipython_shell() -> Any:
-    """The running IPython shell, or None (plain Python, or IPython not installed)."""
-    try:
-        ipython: Any = importlib.import_module("IPython")
-    except ImportError:
-        return None
-    return ipython.get_ipython()

@@ -8,7 +8,6 @@ reader; low-confidence tokens carry their p in a ``title``. Span ids are ``tok-N
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from html import escape
@@ -18,6 +17,7 @@ import numpy as np
 
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.trace import Trace
+from tracesite.render.charcodes import char_code, has_surrogates, show_surrogates
 
 #: Tokens per text-view block (see :func:`render_text_view`).
 CHUNK = 500
@@ -30,16 +30,27 @@ _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066
 
 
 def _clean(text: str) -> str:
-    """Lone surrogates become U+FFFD (the page must be UTF-8); controls get visible codes."""
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+    """Lone surrogates (no UTF-8 form) and controls become visible ``⟨U+XXXX⟩`` codes."""
+    return _INVISIBLE.sub(lambda m: char_code(m.group()), show_surrogates(text))
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 #: ``class`` values by code: p in tenths (0-10), the same with low confidence (11-21), p unknown
 #: (22), a special token (23). Quoted where they hold a space.
 _CLASS_NAMES = [f"q{k}" for k in range(11)] + [f'"q{k} lc"' for k in range(11)] + ["qu", "sp"]
+
+
+def _pieces(trace: Trace) -> tuple[str, ...]:
+    """The text each position adds (:attr:`Trace.pieces`), except that a token known only by a
+    label holding lone surrogates shows that label (its codes, as the heatmap shows them): the
+    model decodes such a label's bytes, which have no UTF-8 form, to U+FFFD."""
+    pieces = trace.pieces
+    if not has_surrogates("".join(trace.tokens)):
+        return pieces
+    out = list(pieces)
+    for i, (label, raw) in enumerate(zip(trace.tokens, trace.token_bytes, strict=True)):
+        if raw is None and has_surrogates(label):
+            out[i] = label  # _clean() turns the surrogates into codes
+    return tuple(out)
 
 
 def _p_min(trace: Trace, i: int) -> float:
@@ -53,7 +64,7 @@ def _escaped(pieces: tuple[str, ...]) -> list[str]:
     """Each piece cleaned and escaped. A clean text (the usual case) is escaped in one pass:
     joined with NUL, which it cannot hold, escaped, split. Otherwise piece by piece."""
     text = "".join(pieces)
-    if not pieces or _INVISIBLE.search(text) or _SURROGATE.search(text):
+    if not pieces or _INVISIBLE.search(text) or has_surrogates(text):
         return [escape(_clean(piece), quote=False) for piece in pieces]
     return escape("\0".join(pieces), quote=False).split("\0")
 
@@ -117,7 +128,7 @@ def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
     100 B/token). The heatmap's hover has every number. The id and class are unquoted where
     they can be (valid HTML without spaces), saving 4 of ~50 bytes a token.
     """
-    pieces = trace.pieces
+    pieces = _pieces(trace)
     classes, titles = _classes(trace, options)
     for i, title in titles.items():
         classes[i] += f' title="{title}"'
@@ -137,48 +148,3 @@ def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
     out += spans[start:]
     out.append("</div></div>")
     return "".join(out)
-
-
-#: Low-confidence positions listed beside a heatmap at most (the lowest p first chosen).
-MAX_LOW_MARKS = 200
-
-
-def _token_label(trace: Trace, i: int) -> str:
-    text = json.dumps(_clean(trace.tokens[i]), ensure_ascii=False)
-    return text if len(text) <= 26 else text[:24] + '…"'
-
-
-def render_marks(trace: Trace, options: HeatmapOptions) -> str:
-    """Highlight spans and low-confidence positions as ``#pos-N`` links (escaped HTML).
-
-    The heatmap's script scrolls to and marks the position a link names, also when the hash
-    changes later. At most :data:`MAX_LOW_MARKS` low-confidence positions are listed: the lowest p.
-    """
-    off = options.position_offset
-    parts = ['<nav class="tsh-marks" aria-label="Marked positions">']
-    spans = [h for h in options.highlights if h.end > off and h.start <= off + trace.n_tokens]
-    if spans:
-        parts.append("<h3>Highlights</h3><ul>")
-        for h in spans:
-            rng = f"{h.start}" if h.start == h.end else f"{h.start}–{h.end}"
-            label = f" {escape(_clean(h.label), quote=False)}" if h.label else ""
-            parts.append(f'<li><a href="#pos-{max(h.start, off + 1)}">{rng}</a>{label}</li>')
-        parts.append("</ul>")
-    p = trace.position_stats.p
-    with np.errstate(invalid="ignore"):
-        low = np.flatnonzero(p < options.low_confidence)
-    parts.append(f"<h3>Low confidence (p &lt; {options.low_confidence:g}): {len(low)}</h3>")
-    if len(low):
-        shown = low
-        if len(low) > MAX_LOW_MARKS:
-            shown = np.sort(low[np.argsort(p[low], kind="stable")[:MAX_LOW_MARKS]])
-        parts.append("<ul>")
-        for i in shown.tolist():
-            label = escape(_token_label(trace, i), quote=False)
-            n = off + i + 1
-            parts.append(f'<li><a href="#pos-{n}">{n}</a> <code>{label}</code> {p[i]:.2f}</li>')
-        parts.append("</ul>")
-        if len(shown) < len(low):
-            parts.append(f'<p class="tsh-more">showing the {len(shown)} lowest of {len(low)}</p>')
-    parts.append("</nav>")
-    return "".join(parts)

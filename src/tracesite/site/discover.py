@@ -72,7 +72,7 @@ def discover(content_dir: Path) -> Content:
     paired: set[Path] = set()
     for path in trace_files:
         rel = path.relative_to(content_dir).as_posix()
-        note = _note_for(path, notes_by_dir.get(path.parent, {}))
+        note = note_for(path, notes_by_dir.get(path.parent, {}))
         if note is not None:
             paired.add(note)
         parts = PurePosixPath(rel).parts
@@ -93,7 +93,7 @@ def discover(content_dir: Path) -> Content:
     return result
 
 
-def _note_for(trace: Path, notes: dict[str, Path]) -> Path | None:
+def note_for(trace: Path, notes: dict[str, Path]) -> Path | None:
     """``run1.md`` is the note of ``run1.json``, ``run1.sse.txt``... (the longest stem wins)."""
     name = trace.name
     for i in range(len(name) - 1, 0, -1):

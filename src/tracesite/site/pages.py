@@ -8,14 +8,16 @@ A project's ``themes/<name>/templates/x.html`` shadows the built-in one and can 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
 from tracesite.core.config import Config, builtin_themes_dir
+from tracesite.core.options import Highlight
+from tracesite.model.summary import TraceSummary
 from tracesite.site.urls import tag_url, url_path
 
 EMPTY = Markup("")  # immutable, so safe as a dataclass default
@@ -34,6 +36,8 @@ class SiteContext:
     ] = ()  # BokehJS files, site-relative ("assets/bokeh-3.9.2/bokeh.min.js")
     heatmap_css: tuple[str, ...] = ()  # heatmap CSS/JS files, site-relative
     heatmap_js: tuple[str, ...] = ()
+    standalone: bool = False  # one self-contained file (tracesite render, show()): no site links
+    inline_assets: Mapping[str, Markup] = field(default_factory=dict)  # path -> CSS/JS inlined
 
 
 @dataclass(frozen=True)
@@ -207,3 +211,16 @@ class Renderer:
 def theme_static_dirs(theme_dirs: Sequence[Path]) -> list[Path]:
     """Static folders of the theme chain, built-in first so a project's files win."""
     return [d / "static" for d in reversed(theme_dirs) if (d / "static").is_dir()]
+
+
+def trace_marks(
+    highlights: Sequence[Highlight], summary: TraceSummary, low_confidence: float
+) -> tuple[tuple[str, str], ...]:
+    """``TracePage.marks``: the note's highlights, then the lowest-p positions the summary kept
+    (the heatmap flags them all; the list names the lowest), as (label, ``#pos-N``) links."""
+    marks = [(h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}") for h in highlights]
+    marks += [(f"p < {low_confidence:g} at {p}", f"#pos-{p}") for p in summary.low_confidence]
+    hidden = summary.n_low_confidence - len(summary.low_confidence)
+    if hidden > 0:
+        marks.append((f"… and {hidden} more with p < {low_confidence:g}", "#"))
+    return tuple(marks)

@@ -1,4 +1,4 @@
-/* tracesite heatmap: the browser half of src/tracesite/heatmap.py.
+/* tracesite heatmap: the browser half of src/tracesite/render/heatmap.py.
  *
  * The embed gives one data source per trace (compact typed arrays, token strings in one UTF-8
  * blob) and small empty drawing sources. This file fills the drawing sources with the rows near
@@ -11,17 +11,6 @@
   "use strict";
   if (window.TracesiteHeatmap) return;
 
-  // ColorBrewer 9-class anchors, light to dark; interpolated to PALETTE_STEPS colours.
-  var ANCHORS = {
-    probability: ["#f7fcf5", "#e5f5e0", "#c7e9c0", "#a1d99b", "#74c476", "#41ab5d", "#238b45", "#006d2c", "#00441b"],
-    entropy: ["#fcfbfd", "#efedf5", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#54278f", "#3f007d"],
-    surprisal: ["#ffffe5", "#fff7bc", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#993404", "#662506"]
-  };
-  var TITLES = {
-    probability: "Probability",
-    entropy: "Entropy (bits, lower bound)",
-    surprisal: "Surprisal (bits)"
-  };
   var PALETTE_STEPS = 64;
   var FONT = "Helvetica, Arial, sans-serif";
   var LOW_COLOUR = "#e8590c";
@@ -41,21 +30,27 @@
   function hex2(n) { return (n < 16 ? "0" : "") + n.toString(16); }
   function parseHex(c) { return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)]; }
 
-  function palette(mode) {
-    var a = ANCHORS[mode].map(parseHex);
-    var out = [];
+  /** PALETTE_STEPS colours interpolated between a mode's anchors (light to dark), as hex and
+   *  as RGB. The anchors and titles come from the embed's config (cfg.modes, defined once in
+   *  tracesite.render.modes from bokeh.palettes); interpolated once per set of anchors. */
+  var paletteCache = new Map();
+  function palette(anchors) {
+    var key = anchors.join(",");
+    var hit = paletteCache.get(key);
+    if (hit) return hit;
+    var a = anchors.map(parseHex);
+    var hex = [];
     for (var s = 0; s < PALETTE_STEPS; s++) {
       var t = (s / (PALETTE_STEPS - 1)) * (a.length - 1);
       var k = Math.min(a.length - 2, Math.floor(t));
       var f = t - k;
       var rgb = [0, 1, 2].map(function (ch) { return Math.round(a[k][ch] + (a[k + 1][ch] - a[k][ch]) * f); });
-      out.push("#" + rgb.map(hex2).join(""));
+      hex.push("#" + rgb.map(hex2).join(""));
     }
-    return out;
+    hit = { hex: hex, rgb: hex.map(parseHex) };
+    paletteCache.set(key, hit);
+    return hit;
   }
-  var PALETTES = { probability: palette("probability"), entropy: palette("entropy"), surprisal: palette("surprisal") };
-  var PALETTE_RGB = {};
-  Object.keys(PALETTES).forEach(function (m) { PALETTE_RGB[m] = PALETTES[m].map(parseHex); });
 
   function codeOf(ch) {
     return "\u27e8U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e9";
@@ -422,14 +417,15 @@
   };
 
   Heatmap.prototype.setMode = function (mode) {
-    if (!ANCHORS[mode]) return;
+    var look = this.cfg.modes[mode];
+    if (!look) return;
     this.mode = mode;
     var r = this.rangeOf(mode), m = this.m;
-    m.mapper.setv({ palette: PALETTES[mode], low: r[0], high: r[1] });
+    m.mapper.setv({ palette: palette(look.colors).hex, low: r[0], high: r[1] });
     // only what changed: a colour-bar change makes BokehJS lay the whole plot out again
     var ticks = mode === "probability" ? [0, 0.2, 0.4, 0.6, 0.8, 1] : niceTicks(r[1]);
     var format = mode === "surprisal" && r[1] >= 5 ? "%d" : "%.1f";
-    if (m.bar.title !== TITLES[mode]) m.bar.title = TITLES[mode];
+    if (m.bar.title !== look.title) m.bar.title = look.title;
     if (String(Array.from(m.bar.ticker.ticks)) !== String(ticks)) m.bar.ticker.ticks = ticks;
     if (m.bar.formatter.format !== format) m.bar.formatter.format = format;
     if (this.root) {
@@ -487,7 +483,7 @@
     var img = document.createElement("canvas");
     img.width = C; img.height = h;
     var ctx = img.getContext("2d"), data = ctx.createImageData(C, h);
-    var pal = PALETTE_RGB[this.mode], r = this.rangeOf(this.mode), span = r[1] - r[0];
+    var pal = palette(this.cfg.modes[this.mode].colors).rgb, r = this.rangeOf(this.mode), span = r[1] - r[0];
     var worst = this.mode === "probability" ? Math.min : Math.max;
     for (var py = 0; py < h; py++) {
       var ra = Math.floor((py * rows) / h), rb = Math.max(ra + 1, Math.floor(((py + 1) * rows) / h));

@@ -1,0 +1,80 @@
+"""``tracesite render FILE``: one trace as one self-contained HTML file (opens with no network).
+
+The file's project (the nearest ``tracesite.toml`` at or above its folder) gives the theme, the
+site title and the ``[heatmap]`` options; a note beside the trace (``foo.md`` for ``foo.json``,
+paired as the site pairs them) gives the title, description, tags, highlights and the text below
+the heatmap. The page itself is :mod:`tracesite.render.page`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from tracesite.build.writer import atomic_write
+from tracesite.core.config import Config
+from tracesite.core.errors import BuildError, NoteError, TraceReadError
+from tracesite.formats import load
+from tracesite.render.page import project_config, single_file_html, trace_page
+from tracesite.site.discover import TraceSource, discover, note_for
+from tracesite.site.links import neutralise_script_links
+from tracesite.site.notes import Note, read_note
+from tracesite.site.urls import trace_slug
+
+
+def trace_source(path: Path, config: Config) -> TraceSource:
+    """``path`` as the site sees it: inside the project's content folder, exactly what discovery
+    makes of it (its URL slug, section and note); elsewhere, a top-level file with its note."""
+    resolved = path.resolve()
+    content = config.build.content_dir
+    if config.path is not None and resolved.is_relative_to(content):
+        for source in discover(content).traces:
+            if source.path.resolve() == resolved:
+                return source
+    notes = {p.name[:-3]: p for p in path.parent.glob("*.md") if p.is_file()}
+    note = note_for(path, notes)  # the site's pairing rule
+    return TraceSource(path, rel=path.name, slug=trace_slug(path.name), section="", note=note)
+
+
+def _read_note(path: Path | None) -> Note | None:
+    if path is None:
+        return None
+    try:
+        return read_note(path)
+    except NoteError as exc:
+        raise exc.located(str(path)) from None
+
+
+def render_file(path: Path, output: Path | None, index: int = 0) -> Path:
+    """Render trace ``index`` of ``path`` to ``output`` (default: beside it, ``.html``)."""
+    traces = load(path)
+    if not 0 <= index < len(traces):
+        raise TraceReadError(
+            f"no trace at index {index}: the file holds {len(traces)} trace(s)", path=str(path)
+        )
+    config = project_config(path.parent)
+    source = trace_source(path, config)
+    note = _read_note(source.note)
+    options = config.heatmap
+    note_html = ""
+    if note is not None:
+        options = replace(options, highlights=note.highlights)
+        note_html, _ = neutralise_script_links(note.html)  # javascript: links become "#"
+    if output is None:
+        suffix = "" if len(traces) == 1 else f"-{index + 1}"
+        output = path.with_name(f"{path.stem}{suffix}.html")
+    page = trace_page(
+        traces[index],
+        options,
+        source=source,
+        n_in_file=len(traces),
+        note=note,
+        note_html=note_html,
+        url=output.name,
+    )
+    html = single_file_html(page, config)
+    try:
+        atomic_write(output, html.encode("utf-8"))
+    except OSError as exc:
+        raise BuildError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
+    return output
