@@ -117,15 +117,7 @@ def write_site(
     theme kept from an earlier build (the dev server's), so templates are not compiled again."""
     writer = SiteWriter(output, clean=clean)
     assets = copy_static(writer, config, content, need_bokeh=bool(entries) or bool(embeds))
-    site = SiteContext(
-        title=config.site.title,
-        description=config.site.description,
-        base_url=config.site.base_url,
-        version=__version__,
-        bokeh_js=assets.bokeh_js,
-        heatmap_css=assets.heatmap_css,
-        heatmap_js=assets.heatmap_js,
-    )
+    site = SiteContext.of(config, assets)
     theme_key = _theme_fingerprint(config, site)
     out = PageEmitter(Renderer(config, site, env), writer, diag, theme_key)
     urls = _source_urls(config, content, entries)

@@ -17,7 +17,6 @@ from markupsafe import Markup
 
 from tracesite.core.config import CONFIG_NAME, Config, load_config
 from tracesite.core.options import HeatmapOptions
-from tracesite.core.version import __version__
 from tracesite.model.summary import summarise
 from tracesite.model.trace import Trace
 from tracesite.render.assets import inline_assets
@@ -82,15 +81,6 @@ def single_file_html(page: TracePage, config: Config, *, bokeh_js: str | None = 
     ``bokeh_js`` replaces BokehJS's own code (a notebook frame loads it from the notebook page).
     """
     assets = inline_assets(config.build.theme_dirs, bokeh_js=bokeh_js)
-    site = SiteContext(
-        title=config.site.title if config.path is not None else NO_PROJECT_TITLE,
-        description=config.site.description,
-        base_url=config.site.base_url,
-        version=__version__,
-        bokeh_js=assets.bokeh_js,
-        heatmap_css=assets.heatmap_css,
-        heatmap_js=assets.heatmap_js,
-        standalone=True,
-        inline_assets=assets.text,
-    )
+    title = config.site.title if config.path is not None else NO_PROJECT_TITLE
+    site = SiteContext.of(config, assets, title=title, inline_assets=assets.text)
     return Renderer(config, site).render(page).decode("utf-8")

@@ -11,12 +11,14 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import jinja2
 from markupsafe import Markup
 
 from tracesite.core.config import Config, builtin_themes_dir
 from tracesite.core.options import Highlight
+from tracesite.core.version import __version__
 from tracesite.model.summary import TraceSummary
 from tracesite.site.urls import tag_url, url_path
 
@@ -38,6 +40,40 @@ class SiteContext:
     heatmap_js: tuple[str, ...] = ()
     standalone: bool = False  # one self-contained file (tracesite render, show()): no site links
     inline_assets: Mapping[str, Markup] = field(default_factory=dict)  # path -> CSS/JS inlined
+
+    @classmethod
+    def of(
+        cls,
+        config: Config,
+        assets: AssetPaths,
+        *,
+        title: str | None = None,
+        inline_assets: Mapping[str, Markup] | None = None,
+    ) -> SiteContext:
+        """The context of a site built with ``config`` whose pages load ``assets``; with
+        ``inline_assets``, one self-contained file that inlines them instead."""
+        return cls(
+            title=config.site.title if title is None else title,
+            description=config.site.description,
+            base_url=config.site.base_url,
+            version=__version__,
+            bokeh_js=assets.bokeh_js,
+            heatmap_css=assets.heatmap_css,
+            heatmap_js=assets.heatmap_js,
+            standalone=inline_assets is not None,
+            inline_assets=inline_assets or {},
+        )
+
+
+class AssetPaths(Protocol):
+    """Where a page finds BokehJS and the heatmap's CSS and JS (site-relative paths)."""
+
+    @property
+    def bokeh_js(self) -> tuple[str, ...]: ...
+    @property
+    def heatmap_css(self) -> tuple[str, ...]: ...
+    @property
+    def heatmap_js(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
