@@ -144,6 +144,8 @@ def test_the_write_stage_reads_no_trace_and_renders_nothing(make_project, monkey
     import tracesite.build.assemble as assemble
     import tracesite.formats as formats
     import tracesite.render.fragments as fragments
+    import tracesite.render.heatmap as heatmap
+    import tracesite.render.textview as textview
 
     real = assemble.write_site
     during: list[str] = []
@@ -160,6 +162,8 @@ def test_the_write_stage_reads_no_trace_and_renders_nothing(make_project, monkey
             mp.setattr(formats, "read_bytes", forbidden("read_bytes"))
             mp.setattr(formats, "load", forbidden("load"))
             mp.setattr(fragments, "render_fragments", forbidden("render_fragments"))
+            mp.setattr(heatmap, "render_heatmap", forbidden("render_heatmap"))
+            mp.setattr(textview, "render_text_view", forbidden("render_text_view"))
             return real(*args, **kwargs)
 
     import tracesite.build.pipeline as pipeline

@@ -14,7 +14,7 @@ import jinja2
 from markupsafe import Markup
 
 from tracesite.build.cache import CACHE_DIR, load_entry
-from tracesite.build.embeds import Embed, display
+from tracesite.build.embeds import Embed
 from tracesite.build.emit import PageEmitter, digest_of
 from tracesite.build.static import copy_static
 from tracesite.build.writer import SiteWriter
@@ -25,11 +25,10 @@ from tracesite.model.summary import TraceSummary
 from tracesite.site.discover import Content
 from tracesite.site.gallery import (
     TraceEntry,
-    metadata_rows,
+    make_trace_page,
     search_index_js,
     sections,
     sitemap_xml,
-    stat_rows,
     tag_counts,
 )
 from tracesite.site.links import embed_error, embed_figure, fill_embeds, rewrite_links
@@ -42,8 +41,6 @@ from tracesite.site.pages import (
     StandalonePage,
     TagPage,
     TagsPage,
-    TracePage,
-    trace_marks,
 )
 from tracesite.site.urls import TAGS_URL, relative, root_for, standalone_url, tag_url, url_path
 
@@ -73,7 +70,7 @@ class NoteFiller:
         return digest_of([(e.key, str(e.error)) for e in self.embeds.get(note_file, [])])
 
     def fill(self, note: Note, note_file: Path, page_url: str) -> Markup:
-        label = display(self.config, note_file)
+        label = self.config.shown(note_file)
         html = rewrite_links(note, page_url, self.urls, self.diag, label)
         figures = [self._figure(e, page_url) for e in self.embeds.get(note_file, [])]
         return fill_embeds(html, figures)
@@ -84,7 +81,9 @@ class NoteFiller:
         try:
             _, fragments = load_entry(self.cache_dir, embed.key)
         except (OSError, ValueError) as exc:  # the cache folder was deleted mid-build
-            err = BuildError(f"the rendered embed left the cache: {exc}", path=embed.note.name)
+            err = BuildError(
+                f"the rendered embed left the cache: {exc}", path=self.config.shown(embed.note)
+            )
             self.diag.error(err)
             return embed_error(err)
         return embed_figure(embed.spec, fragments[0], page_url)
@@ -242,28 +241,17 @@ def _write_trace_pages(
         note_html = (
             filler.fill(e.note, e.source.note, url) if e.note and e.source.note else Markup("")
         )
+        page = make_trace_page(
+            e,
+            summary,
+            frag,
+            note_html=note_html,
+            low_confidence=config.heatmap.low_confidence,
+            previous=prev_e.card if prev_e else None,
+            next=next_e.card if next_e else None,
+        )
         out.emit(
-            TracePage(
-                title=e.card.title,
-                root=root_for(url),
-                url=url,
-                kind="trace",
-                description=e.card.description,
-                card=e.card,
-                heatmap_script=Markup(frag["script"]),
-                heatmap_div=Markup(frag["div"]),
-                text_view=Markup(frag["text_view"]),
-                stats=stat_rows(summary, config.heatmap.low_confidence),
-                metadata=metadata_rows(e, summary),
-                note_html=note_html,
-                toc_html=Markup(e.note.toc_html) if e.note else Markup(""),
-                previous=prev_e.card if prev_e else None,
-                next=next_e.card if next_e else None,
-                marks=trace_marks(
-                    e.note.highlights if e.note else (), summary, config.heatmap.low_confidence
-                ),
-                index_in_file=e.index,
-            ),
+            page,
             e.source.rel,
             key,
         )

@@ -4,13 +4,13 @@ the worker pool and cached like a trace file's pages, so an unchanged embed is n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tracesite.build.cache import CACHE_DIR
 from tracesite.build.job import EmbedError, FileResult, Slice, Task
 from tracesite.core.config import Config
-from tracesite.core.errors import Diagnostics, NoteError, TracesiteError
+from tracesite.core.errors import NoteError, TracesiteError
 from tracesite.site.links import resolve_embed_src
 from tracesite.site.notes import Note, TraceEmbed
 
@@ -21,19 +21,10 @@ class Embed:
     the cache key of its render once done, or the error its page shows in its place."""
 
     note: Path  # the note's file, as a key of the build's notes
-    number: int  # which embed of the note (its placeholder's number)
-    spec: TraceEmbed
+    spec: TraceEmbed  # its placeholder is its place in ``note.embeds``
     task: Task | None = None
     key: str = ""
     error: NoteError | None = None
-
-
-def display(config: Config, path: Path) -> str:
-    """Paths in messages are relative to the project, as the user typed them."""
-    try:
-        return path.relative_to(config.project).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> list[Embed]:
@@ -43,47 +34,35 @@ def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> l
     for path, note in notes.items():
         if path not in wanted:
             continue
-        for number, spec in enumerate(note.embeds):
+        for spec in note.embeds:
             try:
                 target = resolve_embed_src(config.build.content_dir, spec.src)
             except NoteError as exc:
-                out.append(Embed(path, number, spec, error=_against(exc, config, path, spec)))
+                out.append(Embed(path, spec, error=_against(exc, config, path, spec)))
                 continue
             task = Task(
                 target,
-                display(config, target),
+                config.shown(target),
                 config.heatmap,
                 cache_dir,
                 Slice(spec.index, spec.start, spec.end),
             )
-            out.append(Embed(path, number, spec, task))
+            out.append(Embed(path, spec, task))
     return out
 
 
 def settle(embed: Embed, result: FileResult, config: Config) -> Embed:
     """The embed with its render's cache key, or its error addressed to the note's line."""
     if result.error is None:
-        return Embed(embed.note, embed.number, embed.spec, embed.task, key=result.key)
+        return replace(embed, key=result.key)
     exc = result.error
     if isinstance(exc, EmbedError):
         err = NoteError(f"trace block: {exc.message}")
     else:  # the trace file's own error, with its path as the user sees it and its address
         where = ": ".join(x for x in (exc.path, exc.address) if x)
         err = NoteError(f"trace block: {where}: {exc.message}")
-    return Embed(
-        embed.note,
-        embed.number,
-        embed.spec,
-        embed.task,
-        error=_against(err, config, embed.note, embed.spec),
-    )
+    return replace(embed, error=_against(err, config, embed.note, embed.spec))
 
 
 def _against(exc: TracesiteError, config: Config, note: Path, spec: TraceEmbed) -> NoteError:
-    return NoteError(exc.message, path=display(config, note), address=str(spec.line))
-
-
-def report(embeds: list[Embed], diag: Diagnostics) -> None:
-    for e in embeds:
-        if e.error is not None:
-            diag.error(e.error)
+    return NoteError(exc.message, path=config.shown(note), address=str(spec.line))

@@ -43,7 +43,7 @@ class BuildMemo:
             hit = None  # the cache folder was deleted: ask again, which renders if need be
         read = False
         if hit is None:
-            key = index.key_for(task.path, st, task.options, task.index_name)
+            key = index.key_for(task.index_name, st, task.options)
             summaries = load_cached(task.cache_dir, key) if key is not None else None
             if key is not None and summaries is not None:  # known bytes: not read, not hashed
                 hit = FileResult(task.rel, key, summaries, cached=True)

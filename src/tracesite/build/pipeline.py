@@ -18,7 +18,7 @@ import click
 
 from tracesite.build.assemble import write_site
 from tracesite.build.cache import CACHE_DIR
-from tracesite.build.embeds import Embed, display, plan_embeds, report, settle
+from tracesite.build.embeds import Embed, plan_embeds, settle
 from tracesite.build.executor import run_tasks
 from tracesite.build.job import Task
 from tracesite.build.memo import BuildMemo
@@ -161,11 +161,11 @@ def _read_notes(
             if digest:
                 kept[(path, digest)] = note
         except NoteError as exc:
-            exc.path = display(config, path) if exc.path == str(path) else exc.path
+            exc.path = config.shown(path) if exc.path == str(path) else exc.path
             diag.error(exc)
             continue
         for w in note.warnings:
-            w.path = display(config, path)
+            w.path = config.shown(path)
             diag.warn(w)
         notes[path] = replace(note, path=Path(rel))
     memo.notes = kept
@@ -189,7 +189,7 @@ def _gather(
             continue
         hm = config.heatmap if note is None else replace(config.heatmap, highlights=note.highlights)
         sources.append(src)
-        tasks.append(Task(src.path, display(config, src.path), hm, cache_dir))
+        tasks.append(Task(src.path, config.shown(src.path), hm, cache_dir))
     wanted = {s.note for s in sources if s.note is not None}
     wanted |= {p for p, rel in content.pages if rel != "index.md" and _shown(notes.get(p), opts)}
     return Gathered(sources, tasks, plan_embeds(notes, config, wanted))
@@ -206,15 +206,16 @@ def _render(
     """Run every task; keep a small entry (a card) per trace and the settled embeds, in content
     order, each file's error instead of its entries. Returns them and the number rendered."""
     n_files = len(gathered.trace_tasks)
-    tasks = gathered.trace_tasks + [e.task for e in gathered.embeds if e.task is not None]
-    pending = [e for e in gathered.embeds if e.task is not None]
+    embeds = list(gathered.embeds)
+    rendering = [(j, e.task) for j, e in enumerate(embeds) if e.task is not None]
+    tasks = gathered.trace_tasks + [task for _, task in rendering]  # embed k is task n_files + k
     per_file: list[list[TraceEntry] | TracesiteError] = [[] for _ in range(n_files)]
-    settled: dict[int, Embed] = {}
     rendered = 0
     for i, res in run_tasks(tasks, memo, jobs=opts.jobs, quiet=opts.quiet):
         rendered += not res.cached
         if i >= n_files:
-            settled[i - n_files] = settle(pending[i - n_files], res, config)
+            j = rendering[i - n_files][0]
+            embeds[j] = settle(embeds[j], res, config)
         elif res.error is not None:
             per_file[i] = res.error
         else:  # the summaries are dropped here: pages read them back from the cache
@@ -230,9 +231,9 @@ def _render(
             diag.error(got)
         else:
             entries += got
-    embed_iter = iter(settled[k] for k in range(len(pending)))
-    embeds = [next(embed_iter) if e.task is not None else e for e in gathered.embeds]
-    report(embeds, diag)
+    for e in embeds:
+        if e.error is not None:
+            diag.error(e.error)
     return entries, embeds, rendered
 
 

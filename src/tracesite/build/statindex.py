@@ -57,10 +57,10 @@ class StatIndex:
             if isinstance(files, dict):
                 self.known = files
 
-    def key_for(self, path: Path, st: Stat, options: HeatmapOptions, name: str = "") -> str | None:
-        """The cache key this file's current bytes gave, if known. ``name``: the row's name
-        when it is not the file's path (an embedded slice of the file has its own key)."""
-        row = self.known.get(name or str(path))
+    def key_for(self, name: str, st: Stat, options: HeatmapOptions) -> str | None:
+        """The cache key a file's current bytes gave, if known. ``name``: the file's path, or
+        for an embedded slice of it the task's name (``Task.index_name``: it has its own key)."""
+        row = self.known.get(name)
         if (
             isinstance(row, list)
             and len(row) == 6
@@ -83,7 +83,7 @@ class StatIndex:
         options: HeatmapOptions,
         *,
         read: bool = True,
-        name: str = "",
+        name: str,
     ) -> None:
         """Remember ``key`` for ``path`` unless it was modified just before the build. When the
         file was ``read`` for this key, only if it still has the stat it had before (so the key
@@ -96,7 +96,7 @@ class StatIndex:
                     return
             except OSError:
                 return
-        self.fresh[name or str(path)] = [*before, options_digest(options), key]
+        self.fresh[name] = [*before, options_digest(options), key]
 
     def save(self) -> None:
         """Write what this build saw (files that are gone are forgotten); atomic, best effort."""

@@ -16,24 +16,20 @@ from tracesite.core.config import Config
 from tracesite.core.errors import BuildError, NoteError, TraceReadError
 from tracesite.formats import load
 from tracesite.render.page import project_config, single_file_html, trace_page
-from tracesite.site.discover import TraceSource, discover, note_for
+from tracesite.site.discover import TraceSource, notes_beside, trace_source
 from tracesite.site.links import neutralise_script_links
 from tracesite.site.notes import Note, read_note
-from tracesite.site.urls import trace_slug
 
 
-def trace_source(path: Path, config: Config) -> TraceSource:
+def _source_of(path: Path, config: Config) -> TraceSource:
     """``path`` as the site sees it: inside the project's content folder, exactly what discovery
     makes of it (its URL slug, section and note); elsewhere, a top-level file with its note."""
     resolved = path.resolve()
-    content = config.build.content_dir
+    content = config.build.content_dir.resolve()
+    notes = notes_beside(resolved.parent)  # the site's pairing rule, in both cases
     if config.path is not None and resolved.is_relative_to(content):
-        for source in discover(content).traces:
-            if source.path.resolve() == resolved:
-                return source
-    notes = {p.name[:-3]: p for p in path.parent.glob("*.md") if p.is_file()}
-    note = note_for(path, notes)  # the site's pairing rule
-    return TraceSource(path, rel=path.name, slug=trace_slug(path.name), section="", note=note)
+        return trace_source(resolved, content, notes)
+    return trace_source(resolved, resolved.parent, notes)
 
 
 def _read_note(path: Path | None) -> Note | None:
@@ -53,7 +49,7 @@ def render_file(path: Path, output: Path | None, index: int = 0) -> Path:
             f"no trace at index {index}: the file holds {len(traces)} trace(s)", path=str(path)
         )
     config = project_config(path.parent)
-    source = trace_source(path, config)
+    source = _source_of(path, config)
     note = _read_note(source.note)
     options = config.heatmap
     note_html = ""

@@ -52,6 +52,13 @@ class Config:
     heatmap: HeatmapOptions
     path: Path | None = None  # the tracesite.toml that was read, if any
 
+    def shown(self, path: Path) -> str:
+        """``path`` as messages name it: relative to the project, as the user typed it."""
+        try:
+            return path.relative_to(self.project).as_posix()
+        except ValueError:
+            return str(path)
+
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "site": {"title": str, "description": str, "base_url": str},

@@ -112,7 +112,6 @@ def inline_assets(theme_dirs: Sequence[Path], *, bokeh_js: str | None = None) ->
         for url, (_, data) in zip(bokeh_urls, bokeh_js_files(), strict=True):
             text[url] = inline_script(data.decode("utf-8"))
     else:
-        bokeh_urls = bokeh_urls[:1]
         text[bokeh_urls[0]] = inline_script(bokeh_js)
 
     def heatmap(suffix: str) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ def mode_palette(mode: ColorBy) -> tuple[str, ...]:
     return tuple(reversed(dark_first))
 
 
+@cache  # built once per process, not once per trace; callers only serialise it
 def modes_config() -> dict[str, dict[str, object]]:
     """``cfg.modes`` of an embed: ``{mode: {"title": ..., "colors": [...]}}``."""
     return {m: {"title": MODE_TITLES[m], "colors": list(mode_palette(m))} for m in COLOR_MODES}

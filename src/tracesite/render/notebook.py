@@ -28,7 +28,7 @@ from typing import Any
 from tracesite.core.config import Config
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.trace import Trace
-from tracesite.render.assets import bokeh_js_files, bokeh_version
+from tracesite.render.assets import bokeh_js_files, bokeh_version, inline_script
 from tracesite.render.cells import layout_for
 from tracesite.render.page import project_config, single_file_html, trace_page
 from tracesite.site.discover import TraceSource
@@ -80,17 +80,12 @@ _FRAME_LOADER = """/* tracesite.show(): BokehJS from the notebook page (one copy
 """
 
 
-def _js_string(text: str) -> str:
-    """``text`` as a JS string literal that is safe inside an inline ``<script>``."""
-    return json.dumps(text).replace("</", "<\\/").replace("<!--", "<\\!--")
-
-
 def bokeh_holder() -> str:
     """The notebook page's one copy of BokehJS, for the frames to run."""
     code = "".join(data.decode("utf-8") for _, data in bokeh_js_files())
     return (
         "<script>(window.tracesiteBokehJS = window.tracesiteBokehJS || {})"
-        f"[{json.dumps(bokeh_version())}] = {_js_string(code)};</script>"
+        f"[{json.dumps(bokeh_version())}] = {inline_script(json.dumps(code))};</script>"
     )
 
 

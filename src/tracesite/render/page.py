@@ -22,9 +22,9 @@ from tracesite.model.trace import Trace
 from tracesite.render.assets import inline_assets
 from tracesite.render.fragments import render_fragments
 from tracesite.site.discover import TraceSource
-from tracesite.site.gallery import TraceEntry, make_card, metadata_rows, stat_rows
+from tracesite.site.gallery import TraceEntry, make_card, make_trace_page
 from tracesite.site.notes import Note
-from tracesite.site.pages import Renderer, SiteContext, TracePage, trace_marks
+from tracesite.site.pages import Renderer, SiteContext, TracePage
 
 #: The site title of a page outside any project (no ``tracesite.toml`` above it).
 NO_PROJECT_TITLE = "tracesite"
@@ -55,23 +55,13 @@ def trace_page(
     summary = summarise(trace, n_in_file, options)
     card = make_card(source, summary, note)
     entry = TraceEntry(source=source, index=summary.index, cache_key="", note=note, card=card)
-    frag = render_fragments(trace, options)
-    return TracePage(
-        title=card.title,
-        root="",
-        url=url,
-        kind="trace",
-        description=card.description,
-        card=card,
-        heatmap_script=Markup(frag["script"]),
-        heatmap_div=Markup(frag["div"]),
-        text_view=Markup(frag["text_view"]),
-        stats=stat_rows(summary, options.low_confidence),
-        metadata=metadata_rows(entry, summary),
+    return make_trace_page(
+        entry,
+        summary,
+        render_fragments(trace, options),
         note_html=Markup(note_html),
-        toc_html=Markup(note.toc_html) if note else Markup(""),
-        marks=trace_marks(note.highlights if note else (), summary, options.low_confidence),
-        index_in_file=summary.index,
+        low_confidence=options.low_confidence,
+        url=url,
     )
 
 

@@ -71,26 +71,40 @@ def discover(content_dir: Path) -> Content:
         notes_by_dir.setdefault(note_path.parent, {})[note_path.name[:-3]] = note_path
     paired: set[Path] = set()
     for path in trace_files:
-        rel = path.relative_to(content_dir).as_posix()
-        note = note_for(path, notes_by_dir.get(path.parent, {}))
-        if note is not None:
-            paired.add(note)
-        parts = PurePosixPath(rel).parts
-        result.traces.append(
-            TraceSource(
-                path=path,
-                rel=rel,
-                slug=trace_slug(rel),
-                section=parts[0] if len(parts) > 1 else "",
-                note=note,
-            )
-        )
+        source = trace_source(path, content_dir, notes_by_dir.get(path.parent, {}))
+        if source.note is not None:
+            paired.add(source.note)
+        result.traces.append(source)
     for note in sorted(notes - paired):
         result.pages.append((note, note.relative_to(content_dir).as_posix()))
     for path in files:
         if path.suffix.lower() in STATIC_SUFFIXES:
             result.static.append((path, path.relative_to(content_dir).as_posix()))
     return result
+
+
+def trace_source(path: Path, content_dir: Path, notes: dict[str, Path]) -> TraceSource:
+    """What the site makes of the trace file ``path`` under ``content_dir``: its URL slug, its
+    section and its note among ``notes`` (the notes of its folder, by stem)."""
+    rel = path.relative_to(content_dir).as_posix()
+    parts = PurePosixPath(rel).parts
+    return TraceSource(
+        path=path,
+        rel=rel,
+        slug=trace_slug(rel),
+        section=parts[0] if len(parts) > 1 else "",
+        note=note_for(path, notes),
+    )
+
+
+def notes_beside(folder: Path) -> dict[str, Path]:
+    """The notes of ``folder`` by stem, as discovery pairs them (``.md`` in any case, ignored
+    names left out)."""
+    return {
+        p.name[:-3]: p
+        for p in sorted(folder.iterdir())
+        if p.suffix.lower() == ".md" and not is_ignored(p.name) and p.is_file()
+    }
 
 
 def note_for(trace: Path, notes: dict[str, Path]) -> Path | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -12,8 +12,8 @@ from markupsafe import Markup
 from tracesite.model.summary import TraceSummary
 from tracesite.site.discover import TraceSource
 from tracesite.site.notes import Note
-from tracesite.site.pages import Card, Section, format_number
-from tracesite.site.urls import trace_url
+from tracesite.site.pages import Card, Section, TracePage, format_number, trace_marks
+from tracesite.site.urls import root_for, trace_url
 
 
 @dataclass(frozen=True)
@@ -170,3 +170,39 @@ def sitemap_xml(base_url: str, urls: Iterable[str]) -> str:
         lines.append(f"  <url><loc>{html.escape(base + loc, quote=False)}</loc></url>")
     lines.append("</urlset>")
     return "\n".join(lines) + "\n"
+
+
+def make_trace_page(
+    entry: TraceEntry,
+    summary: TraceSummary,
+    fragment: Mapping[str, str],
+    *,
+    note_html: Markup,
+    low_confidence: float,
+    url: str | None = None,
+    previous: Card | None = None,
+    next: Card | None = None,
+) -> TracePage:
+    """The ``page`` of one trace, from its entry, its summary and its rendered ``fragment``
+    (``script``, ``div``, ``text_view``): the same for a site page and for a single file."""
+    url = entry.card.url if url is None else url
+    note = entry.note
+    return TracePage(
+        title=entry.card.title,
+        root=root_for(url),
+        url=url,
+        kind="trace",
+        description=entry.card.description,
+        card=entry.card,
+        heatmap_script=Markup(fragment["script"]),
+        heatmap_div=Markup(fragment["div"]),
+        text_view=Markup(fragment["text_view"]),
+        stats=stat_rows(summary, low_confidence),
+        metadata=metadata_rows(entry, summary),
+        note_html=note_html,
+        toc_html=Markup(note.toc_html) if note else Markup(""),
+        previous=previous,
+        next=next,
+        marks=trace_marks(note.highlights if note else (), summary, low_confidence),
+        index_in_file=entry.index,
+    )
