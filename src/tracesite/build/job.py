@@ -90,6 +90,12 @@ def lookup(task: Task) -> FileResult | None:
     return None if hit is None else FileResult(task.rel, got[1], hit, cached=True)
 
 
+_WARM_UP = (
+    b'{"tracesite": 1, "tokens": [{"text": "a", "logprob": -0.1,'
+    b' "top": [{"text": "b", "logprob": -2.5}]}]}'
+)
+
+
 def worker_init() -> None:
     """Set up a pool worker: import the renderer, then keep the objects alive so far out of the
     garbage collector's walks (``gc.freeze``) and collect the youngest generation less often.
@@ -101,10 +107,17 @@ def worker_init() -> None:
     interpreter. Frozen, it takes ~2.5 ms. Only ever called in a worker process: freezing the
     heap of the dev server or of a notebook would keep its garbage alive for good.
     """
-    import tracesite.formats
-    import tracesite.model.summary
-    import tracesite.render.fragments  # noqa: F401  (Bokeh, so its modules are frozen too)
+    from tracesite.core.options import HeatmapOptions as Options
+    from tracesite.formats import read_bytes
+    from tracesite.model.summary import summarise
+    from tracesite.render.fragments import render_fragments
 
+    # One tiny trace through the whole path first: Bokeh and the readers build their lazy
+    # caches (models, property descriptors, the embed template) on first use, and those long-
+    # lived objects must be frozen too, or every older-generation collection walks them again.
+    (warm,) = read_bytes(_WARM_UP, "<worker warm-up>")
+    summarise(warm, 1, Options())
+    render_fragments(warm, Options())
     gc.collect()  # first, so no garbage is frozen for good
     gc.freeze()
     # A 1,000-token file allocates ~25k containers and frees them all by refcount once it is
