@@ -62,7 +62,9 @@ def test_schema_rejects_what_the_reader_rejects() -> None:
 
     validator = jsonschema.Draft202012Validator(native_schema())
     bad = [
-        {"tracesite": 2, "tokens": []},
+        {"tracesite": 3, "tokens": []},
+        {"tracesite": 2, "tokens": [], "channels": {"entropy": "x"}},
+        {"tracesite": 2, "tokens": [], "channels": {"logprob": []}},
         {"tracesite": 1},
         {"tracesite": 1, "tokens": [{"text": "a"}]},
         {"tracesite": 1, "tokens": [{"text": "a", "logprob": 0.5}]},
@@ -136,9 +138,9 @@ def test_linear_prob_and_version_errors() -> None:
     )[0]
     assert t.logprobs[0] == pytest.approx(math.log(0.25))
     with pytest.raises(
-        TraceReadError, match=r"\$\.tracesite: unsupported native format version 2; expected 1"
+        TraceReadError, match=r"\$\.tracesite: unsupported native format version 3; expected 1 or 2"
     ):
-        read_json({"tracesite": 2, "tokens": []})
+        read_json({"tracesite": 3, "tokens": []})
     with pytest.raises(TraceReadError, match=r"\$\.tokens\[0\]\.special: expected true or false"):
         read_json({"tracesite": 1, "tokens": [{"text": "a", "logprob": -1, "special": 1}]})
     with pytest.raises(
@@ -181,13 +183,33 @@ metas = st.builds(
     finish_reason=optional_text,
     provider_text=optional_text,
     extra=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+    group=optional_text,
+    scalars=st.dictionaries(
+        st.text(max_size=5), st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    ),
+    provenance=st.dictionaries(st.sampled_from(["engine", "logprobs", "entropy"]), st.text()),
 )
+channel_values = (
+    st.none()
+    | st.just(math.nan)
+    | st.just(math.inf)
+    | st.just(-math.inf)
+    | st.just(-9999.0)
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+)
+channel_names = st.sampled_from(["train_logprob", "ref_logprob", "entropy", "mask", "x-y", "é"])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(positions, max_size=12), metas)
-def test_random_traces_round_trip(ps: list[Position], meta: TraceMeta) -> None:
-    t = Trace.from_positions(ps, meta)
+@given(st.lists(positions, max_size=12), metas, st.data())
+def test_random_traces_round_trip(ps: list[Position], meta: TraceMeta, data: st.DataObject) -> None:
+    names = data.draw(st.lists(channel_names, unique=True, max_size=3))
+    channels = {
+        name: data.draw(st.lists(channel_values, min_size=len(ps), max_size=len(ps)))
+        for name in names
+    }
+    channels = {k: [math.nan if v is None else v for v in vs] for k, vs in channels.items()}
+    t = Trace.from_positions(ps, meta, channels=channels)
     data = (dump_native(t) + "\n").encode("utf-8")
     (back,) = read_bytes(data, "random.json")
     assert back == t

@@ -28,6 +28,13 @@ SPEC_KEYS = {
     "text",
     "model",
     "finish_reason",
+    # SPEC §15: channels, rollout metadata, provenance and the data checks
+    "channels",
+    "channel_stats",
+    "group",
+    "scalars",
+    "provenance",
+    "flags",
 }
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 PIZZA = "openai_chat/gpt-4o-mini-pizza-844tok-top3.json"

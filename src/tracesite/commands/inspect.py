@@ -2,8 +2,11 @@
 
 Human output is a table, one row per trace, each followed by the start of its text (escaped: the
 text is untrusted model output and must not drive the terminal). ``--json`` prints a JSON array
-with the keys of SPEC §4 plus ``model`` and ``finish_reason``. A file that cannot be read is
-reported as ``path: address: message`` on stderr; the other files are still reported; exit 1.
+with the keys of SPEC §4 plus ``model``, ``finish_reason``, ``channels`` (the names, SPEC §15),
+``channel_stats`` (per channel mean/min/max/n), ``group``, ``scalars``, ``provenance`` and
+``flags`` (the data checks of :mod:`tracesite.model.checks`; the table counts them). A file
+that cannot be read is reported as ``path: address: message`` on stderr; the other files are
+still reported; exit 1.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Any, TextIO
 
 from tracesite.core.errors import TracesiteError
 from tracesite.formats import load
+from tracesite.model.channels import channel_stats
+from tracesite.model.checks import data_flags
+from tracesite.model.summary import provenance_of
 from tracesite.model.trace import Trace
 
 #: Column headers and widths of the human table (text columns are left-aligned).
@@ -32,6 +38,7 @@ _COLUMNS = (
     ("MIN P", 7),
     ("UNKNOWN", 7),
     ("OUTSIDE", 7),
+    ("FLAGS", 5),
     ("FINISH", 0),
 )
 _TEXT_LINES = 2  # how many terminal lines of text to show under each row
@@ -51,6 +58,12 @@ def trace_summary(trace: Trace) -> dict[str, Any]:
         "finish_reason": m.finish_reason,
     }
     out.update(trace.stats.as_dict())
+    out["channels"] = list(trace.channel_names)
+    out["channel_stats"] = channel_stats(trace)
+    out["group"] = m.group
+    out["scalars"] = dict(m.scalars)
+    out["provenance"] = provenance_of(trace)
+    out["flags"] = [f.as_dict() for f in data_flags(trace)]
     return out
 
 
@@ -120,6 +133,7 @@ def _row(s: dict[str, Any]) -> list[str]:
         _num(s["min_prob"], 4),
         str(s["n_unknown"]),
         str(s["n_outside_top_k"]),
+        str(len(s["flags"])),
         s["finish_reason"] or "-",
     ]
 

@@ -1,4 +1,6 @@
-"""tracesite's native format: ``{"tracesite": 1, "tokens": [...], ...metadata}`` (docs/formats.md).
+"""tracesite's native format: ``{"tracesite": 2, "tokens": [...], "channels": {...}, ...}``.
+
+docs/formats.md describes it.
 
 The JSON Schema is ``tracesite/formats/schema/native.schema.json``. Saving is lossless:
 ``read_native(to_native_dict(t)) == t`` for every trace (property-tested), including unknown
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +28,12 @@ from tracesite.formats.common import (
     plain_logprob,
 )
 from tracesite.formats.entries import MAX_TOKEN_ID, bytes_of, id_of, logprob_of
+from tracesite.model.channels import Channels
 from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "native"
-VERSION = 1
+VERSION = 2  # 2 adds channels, group, scalars and provenance; version 1 files still read
+VERSIONS = (1, 2)
 _META_KEYS = ("model", "created", "prompt", "finish_reason")
 
 
@@ -107,10 +112,10 @@ def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace
     """One native trace object to a :class:`Trace`."""
     d = expect_dict(obj, addr)
     version = d.get("tracesite")
-    if version != VERSION or isinstance(version, bool):
+    if version not in VERSIONS or isinstance(version, bool):
         raise fail(
             f"{addr}.tracesite",
-            f"unsupported native format version {describe(version)}; expected 1",
+            f"unsupported native format version {describe(version)}; expected 1 or 2",
         )
     utf8 = d.get("utf8_bytes", False)
     if type(utf8) is not bool:
@@ -144,16 +149,60 @@ def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace
         raise fail(f"{addr}.text", f"expected a string, got {describe(provider_text)}")
     extra = d.get("extra", {})
     expect_dict(extra, f"{addr}.extra")
-    return b.build(
+    group = d.get("group")
+    if group is not None and not isinstance(group, str):
+        raise fail(f"{addr}.group", f"expected a string, got {describe(group)}")
+    scalars = expect_dict(d.get("scalars", {}), f"{addr}.scalars")
+    for key, value in scalars.items():
+        if not (value is None or isinstance(value, (str, int, float))):
+            raise fail(
+                f"{addr}.scalars.{key}", f"expected a number or string, got {describe(value)}"
+            )
+    provenance = expect_dict(d.get("provenance", {}), f"{addr}.provenance")
+    trace = b.build(
         TraceMeta(
             source=source,
             index=index,
             format=FORMAT_NAME,
             provider_text=provider_text,
             extra=extra,
+            group=group,
+            scalars=scalars,
+            provenance=provenance,
             **meta,
         )
     )
+    if "channels" not in d:
+        return trace
+    channels = _channels(d["channels"], f"{addr}.channels", trace.n_tokens)
+    return replace(trace, channels=Channels(channels))
+
+
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _channels(obj: Any, addr: str, n: int) -> dict[str, list[float]]:
+    """``{"name": [number | null | "inf" | "-inf"], ...}``, each as long as the tokens."""
+    out: dict[str, list[float]] = {}
+    for name, values in expect_dict(obj, addr).items():
+        where = f"{addr}.{name}"
+        if name == "logprob":
+            raise fail(where, "the sampler's logprob is each token's own \"logprob\"")
+        got = expect_list(values, where)
+        if len(got) != n:
+            raise fail(where, f"{len(got)} values, tokens has {n}")
+        row: list[float] = []
+        for i, v in enumerate(got):
+            if v is None:
+                row.append(math.nan)
+            elif type(v) in (int, float):
+                row.append(float(v))
+            elif isinstance(v, str) and v in _NONFINITE:
+                row.append(_NONFINITE[v])
+            else:
+                raise fail(f"{where}[{i}]", f"expected a number or null, got {describe(v)}")
+        out[name] = row
+    return out
 
 
 def _cand_json(text: str, lp: float, b: bytes | None, tid: int, utf8: bool) -> dict[str, Any]:
@@ -216,10 +265,28 @@ def to_native_dict(trace: Trace) -> dict[str, Any]:
         out["text"] = m.provider_text
     if m.extra:
         out["extra"] = dict(m.extra)
+    if m.group is not None:
+        out["group"] = m.group
+    if m.scalars:
+        out["scalars"] = dict(m.scalars)
+    if m.provenance:
+        out["provenance"] = dict(m.provenance)
+    if trace.channels:
+        out["channels"] = {
+            k: [_channel_value(x) for x in v.tolist()] for k, v in trace.channels.items()
+        }
     if utf8:
         out["utf8_bytes"] = True
     out["tokens"] = tokens
     return out
+
+
+def _channel_value(x: float) -> float | str | None:
+    if x != x:
+        return None
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
 
 
 def _dumps(obj: dict[str, Any]) -> str:

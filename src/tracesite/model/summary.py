@@ -4,7 +4,7 @@ the lowest-p positions. Picklable and JSON-able (the cache stores it), ~1 KB per
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,11 @@ class TraceSummary:
     sparkline: str  # SVG polyline points
     low_confidence: list[int]  # 1-based positions, at most MAX_MARKS
     n_low_confidence: int
+    group: str | None = None
+    scalars: dict[str, Any] = field(default_factory=dict)  # step, reward...: cards sort by them
+    provenance: dict[str, Any] = field(default_factory=dict)  # with "entropy" always said
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> mean/min/max/n
+    flags: list[dict[str, Any]] = field(default_factory=list)  # model.checks.Flag.as_dict()
 
 
 def sparkline_points(p: np.ndarray, width: int = 120, height: int = 24) -> str:
@@ -72,6 +77,9 @@ def summarise(trace: Trace, n_in_file: int, options: HeatmapOptions) -> TraceSum
     """The summary of one trace of a file holding ``n_in_file``."""
     import numpy as np
 
+    from tracesite.model.channels import channel_stats
+    from tracesite.model.checks import data_flags
+
     ps = trace.position_stats
     stats = trace.stats.as_dict()
     text = stats.pop("text")
@@ -95,4 +103,23 @@ def summarise(trace: Trace, n_in_file: int, options: HeatmapOptions) -> TraceSum
             int(i) + 1 for i in np.sort(low[np.argsort(ps.p[low], kind="stable")[:MAX_MARKS]])
         ],
         n_low_confidence=len(low),
+        group=m.group,
+        scalars=dict(m.scalars),
+        provenance=provenance_of(trace),
+        channels=channel_stats(trace),
+        flags=[f.as_dict() for f in data_flags(trace)],
     )
+
+
+def provenance_of(trace: Trace) -> dict[str, Any]:
+    """The trace's provenance, with what its entropy is always said: "exact" when the source
+    gave an entropy channel, else a "lower bound" from the listed alternatives (or none)."""
+    out = {k: v for k, v in trace.meta.provenance.items() if k != "flags"}
+    if "entropy" not in out:
+        if "entropy" in trace.channels:
+            out["entropy"] = "exact"
+        elif len(trace.alt_tokens):
+            out["entropy"] = "lower bound (top-k)"
+    if "n_alternatives" not in out and trace.n_tokens:
+        out["n_alternatives"] = trace.stats.top_k
+    return out

@@ -17,6 +17,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from tracesite.model.channels import Channels, channel_names, channel_values, mask_of
+from tracesite.model.construct import complete
+from tracesite.model.tokens import TokenTable, pieces_of_valid_utf8, token_table_of
+
 #: Logprobs at or below this are sentinels meaning "below every listed alternative, value not
 #: given" (OpenAI and vLLM write -9999.0, Gemini pads with -1.2676506e30): never probabilities.
 SENTINEL_LOGPROB = -1000.0
@@ -48,53 +52,6 @@ class Position(NamedTuple):
     special: bool = False
 
 
-class TokenTable(NamedTuple):
-    """The distinct tokens of a trace: each chosen token and alternative as an index."""
-
-    entries: list[tuple[str, bytes | None]]  # distinct (label, bytes), first seen first
-    chosen: IntArray  # per position, its chosen token's entry
-    alts: IntArray  # per alternative, its entry
-
-
-def _token_table(labels: tuple[str, ...], raw: tuple[bytes | None, ...]) -> TokenTable | None:
-    """The table keyed by each token's bytes (its label where it has none) in C-level passes:
-    bytes cache their hash, while (label, bytes) tuples would be built and hashed per token.
-    None when two tokens share a key but not their label (then the tuples decide)."""
-    keys: Sequence[object] = raw
-    distinct: list[object] = list(dict.fromkeys(keys))
-    if None in distinct:  # few distinct keys: cheaper to ask here than of every token
-        keys = [t if b is None else b for t, b in zip(labels, raw, strict=True)]
-        distinct = list(dict.fromkeys(keys))
-    where = dict(zip(distinct, range(len(distinct)), strict=True))
-    index = np.fromiter(map(where.__getitem__, keys), dtype=np.int64, count=len(keys))
-    label = np.array(labels, dtype=object)
-    # keys are numbered as first seen, so a key is new where the index passes its running max
-    seen = np.maximum.accumulate(index) if len(index) else index
-    first = label[np.flatnonzero(np.diff(seen, prepend=-1) > 0)]  # the label each key came with
-    if not (first[index] == label).all():
-        return None
-    entries = [
-        (t, k if type(k) is bytes else None) for t, k in zip(first.tolist(), distinct, strict=True)
-    ]
-    return TokenTable(entries, index, index)
-
-
-def _pieces_of_valid_utf8(raw: tuple[bytes, ...]) -> tuple[str, ...] | None:
-    """What :attr:`Trace.pieces` decodes token by token, in one decode when all the bytes are
-    valid UTF-8 (else None): each character goes to the token holding its last byte."""
-    data = b"".join(raw)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    ends = np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)))
-    starts = np.append((np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80, True)
-    begun = np.append(0, np.cumsum(starts[:-1]))  # characters begun before each byte
-    # characters complete at a token's end: those begun before it, less one it cuts in two
-    done = np.append(0, begun[ends] - ~starts[ends]).tolist()
-    return tuple(map(text.__getitem__, map(slice, done[:-1], done[1:])))
-
-
 def normalise_logprob(value: float | None) -> float:
     """Map a raw logprob to the model's convention: NaN for unknown (None, NaN, sentinels)."""
     if value is None:
@@ -119,6 +76,9 @@ class TraceMeta:
     finish_reason: str | None = None
     provider_text: str | None = None  # the provider's own text field, when it has one
     extra: Mapping[str, Any] = field(default_factory=dict)
+    group: str | None = None  # siblings: a GRPO group, repeats of one prompt (SPEC §16)
+    scalars: Mapping[str, Any] = field(default_factory=dict)  # step, reward...: cards sort by them
+    provenance: Mapping[str, Any] = field(default_factory=dict)  # what the numbers mean (§15)
 
     def content_equal(self, other: TraceMeta) -> bool:
         """Equal apart from provenance (source, index, format), which a save/load changes."""
@@ -129,6 +89,9 @@ class TraceMeta:
             and self.finish_reason == other.finish_reason
             and self.provider_text == other.provider_text
             and dict(self.extra) == dict(other.extra)
+            and self.group == other.group
+            and dict(self.scalars) == dict(other.scalars)
+            and dict(self.provenance) == dict(other.provenance)
         )
 
 
@@ -182,21 +145,32 @@ def _utf8(b: bytes | None, label: str) -> bytes:
 class Trace:
     """One generated sequence. Build with :meth:`from_positions`; compare with ``==``."""
 
+    # Every field but ``tokens`` may be left out (``Trace(tokens=[...], logprobs=[...],
+    # channels={...})``): __post_init__ fills and converts them (see model/construct.py).
     tokens: tuple[str, ...]  # the provider's label of each chosen token
-    token_bytes: tuple[bytes | None, ...]  # the truth for the text where the provider gives it
-    token_ids: IntArray  # -1 where unknown
-    logprobs: FloatArray  # natural log; NaN = unknown
-    special: BoolArray
-    alt_offsets: IntArray  # alternatives of position i: [alt_offsets[i], alt_offsets[i+1])
-    alt_tokens: tuple[str, ...]
-    alt_bytes: tuple[bytes | None, ...]
-    alt_ids: IntArray
-    alt_logprobs: FloatArray  # sorted by probability within each position (stable), NaN last
+    token_bytes: tuple[bytes | None, ...] = None  # type: ignore[assignment]  # the text's truth
+    token_ids: IntArray = None  # type: ignore[assignment]  # -1 where unknown
+    logprobs: FloatArray = None  # type: ignore[assignment]  # natural log; NaN = unknown
+    special: BoolArray = None  # type: ignore[assignment]
+    alt_offsets: IntArray = None  # type: ignore[assignment]  # position i: [off[i], off[i+1])
+    alt_tokens: tuple[str, ...] = ()
+    alt_bytes: tuple[bytes | None, ...] = ()
+    alt_ids: IntArray = None  # type: ignore[assignment]
+    alt_logprobs: FloatArray = None  # type: ignore[assignment]  # sorted per position, NaN last
     meta: TraceMeta = field(default_factory=TraceMeta)
+    channels: Channels = None  # type: ignore[assignment]  # stored per-token channels (§15)
+
+    def __post_init__(self) -> None:
+        complete(self)
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def from_positions(cls, positions: Sequence[Position], meta: TraceMeta) -> Trace:
+    def from_positions(
+        cls,
+        positions: Sequence[Position],
+        meta: TraceMeta,
+        channels: Mapping[str, Any] | None = None,
+    ) -> Trace:
         """Build a trace, normalising sentinels and sorting alternatives (stable, ties kept)."""
         n = len(positions)
         logprobs = np.empty(n, dtype=np.float64)
@@ -238,6 +212,31 @@ class Trace:
             alt_ids=np.asarray(a_ids, dtype=np.int64),
             alt_logprobs=np.asarray(a_lp, dtype=np.float64),
             meta=meta,
+            channels=channels,  # type: ignore[arg-type]
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        tokens: Sequence[str],
+        *,
+        token_bytes: Sequence[bytes | None] | None = None,
+        token_ids: Any = None,
+        logprobs: Any = None,
+        channels: Mapping[str, Any] | None = None,
+        special: Any = None,
+        meta: TraceMeta | None = None,
+    ) -> Trace:
+        """A trace without alternatives from whole arrays (rollout tables): no per-token
+        objects; logprobs normalised as :func:`normalise_logprob` does, channels kept as given."""
+        return cls(
+            tokens=tuple(tokens),
+            token_bytes=None if token_bytes is None else tuple(token_bytes),  # type: ignore[arg-type]
+            token_ids=token_ids,
+            logprobs=logprobs,
+            special=special,
+            meta=meta if meta is not None else TraceMeta(),
+            channels=channels,  # type: ignore[arg-type]
         )
 
     def replace_meta(self, **changes: Any) -> Trace:
@@ -251,6 +250,20 @@ class Trace:
     @property
     def n_tokens(self) -> int:
         return len(self.tokens)
+
+    def channel(self, name: str) -> FloatArray:
+        """A stored, "logprob" or derived channel, cleaned for display (sentinels are NaN)."""
+        return channel_values(self, name)
+
+    @cached_property
+    def channel_names(self) -> tuple[str, ...]:
+        """Every channel: "logprob" when any is known, the stored ones, then derived ones."""
+        return channel_names(self)
+
+    @cached_property
+    def mask(self) -> BoolArray | None:
+        """True where a position counts in the loss; None without a "mask" channel."""
+        return mask_of(self)
 
     def alternatives(self, i: int) -> list[Candidate]:
         """The listed alternatives of position ``i``, most probable first."""
@@ -280,7 +293,7 @@ class Trace:
         that completes it. ``"".join`` of the non-special pieces is :attr:`text`.
         """
         if not self.special.any() and None not in self.token_bytes:
-            whole = _pieces_of_valid_utf8(self.token_bytes)  # type: ignore[arg-type]
+            whole = pieces_of_valid_utf8(self.token_bytes)  # type: ignore[arg-type]
             if whole is not None:
                 return whole
         dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -314,7 +327,7 @@ class Trace:
         in order of first appearance, chosen tokens first (the heatmap's string table)."""
         n = self.n_tokens
         labels, raw = self.tokens + self.alt_tokens, self.token_bytes + self.alt_bytes
-        table = _token_table(labels, raw)
+        table = token_table_of(labels, raw)
         if table is None:
             pairs = list(zip(labels, raw, strict=True))
             distinct = list(dict.fromkeys(pairs))
@@ -447,6 +460,7 @@ class Trace:
             and self.alt_bytes == other.alt_bytes
             and np.array_equal(self.alt_ids, other.alt_ids)
             and np.array_equal(self.alt_logprobs, other.alt_logprobs, equal_nan=True)
+            and self.channels.equal(other.channels)
             and self.meta.content_equal(other.meta)
         )
 
@@ -469,4 +483,5 @@ class Trace:
             alt_ids=self.alt_ids[lo:hi].copy(),
             alt_logprobs=self.alt_logprobs[lo:hi].copy(),
             meta=self.meta,
+            channels=self.channels.sliced(start, stop),
         )

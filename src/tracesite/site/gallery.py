@@ -6,6 +6,7 @@ import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from math import inf
 
 from markupsafe import Markup
 
@@ -48,11 +49,29 @@ def sparkline_svg(points: str) -> Markup:
     )
 
 
+def _scalar_text(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return format_number(value, 3) if isinstance(value, float) else format_number(value)
+
+
+def card_scalars(scalars: Mapping[str, object]) -> tuple[tuple[tuple[str, str], ...], str]:
+    """A card's scalars as (name, shown) pairs, and the numeric ones as JSON for sorting."""
+    shown = tuple((str(k), _scalar_text(v)) for k, v in scalars.items() if v is not None)
+    numeric = {
+        str(k): v
+        for k, v in scalars.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != inf
+    }
+    return shown, js_json(numeric) if numeric else ""
+
+
 def make_card(source: TraceSource, s: TraceSummary, note: Note | None) -> Card:
     slug, url = trace_url(source.slug, s.index, s.n_in_file)
     model = (note.overrides.get("model") if note else None) or s.model or ""
     date = (note.date if note else None) or (note.overrides.get("created") if note else None)
     date = date or s.created or ""
+    shown, numeric = card_scalars(s.scalars)
     return Card(
         title=_title(source, s, note),
         url=url,
@@ -68,6 +87,10 @@ def make_card(source: TraceSource, s: TraceSummary, note: Note | None) -> Card:
         perplexity=s.stats["perplexity"],
         sparkline=sparkline_svg(s.sparkline),
         excerpt=s.excerpt,
+        group=(note.overrides.get("group") if note else None) or s.group or "",
+        scalars=shown,
+        scalar_json=numeric,
+        n_flags=len(s.flags),
     )
 
 
@@ -102,13 +125,60 @@ def stat_rows(s: TraceSummary, low_confidence: float) -> tuple[tuple[str, str], 
         ("Mean p", format_number(st["mean_prob"], 3)),
         ("Perplexity", format_number(st["perplexity"], 3)),
         ("Lowest p", format_number(st["min_prob"], 3)),
-        ("Mean entropy (lower bound, bits)", format_number(s.mean_entropy, 3)),
         (f"Positions with p < {low_confidence:g}", format_number(s.n_low_confidence)),
         ("Chosen token outside top-k", format_number(int(st["n_outside_top_k"]))),
     ]
+    if st["top_k"]:  # with no alternatives the bound says nothing about the distribution
+        rows.insert(5, ("Mean entropy (top-k lower bound, bits)", format_number(s.mean_entropy, 3)))
     if st["n_unknown"]:
         rows.append(("Unknown p (left out of averages)", format_number(int(st["n_unknown"]))))
+    for name, value in s.scalars.items():
+        rows.append((str(name), _scalar_text(value)))
     return tuple(rows)
+
+
+def channel_rows(s: TraceSummary) -> tuple[tuple[str, str, str, str], ...]:
+    """Per channel (SPEC §15): its title, mean, min and max."""
+    from tracesite.model.channels import channel_info
+
+    def num(v: float | None) -> str:
+        return format_number(v, 4)
+
+    return tuple(
+        (channel_info(name).title, num(st["mean"]), num(st["min"]), num(st["max"]))
+        for name, st in s.channels.items()
+    )
+
+
+_PROVENANCE_LABELS = {
+    "engine": "Engine",
+    "engine_version": "Engine version",
+    "logprobs": "Logprobs",
+    "sampling": "Sampling",
+    "n_alternatives": "Alternatives listed",
+    "entropy": "Entropy",
+    "tokenizer": "Tokenizer",
+}
+
+
+def provenance_rows(s: TraceSummary) -> tuple[tuple[str, str], ...]:
+    """What the trace's numbers mean, where its source or configuration says (SPEC §15)."""
+    rows = []
+    for key, value in s.provenance.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} = {v}" for k, v in value.items())
+        elif key == "logprobs" and value == "processed":
+            value = "processed (after temperature/top-p; not the model's raw distribution)"
+        rows.append((_PROVENANCE_LABELS.get(key, str(key)), str(value)))
+    return tuple(rows)
+
+
+def flag_rows(s: TraceSummary) -> tuple[tuple[str, str], ...]:
+    """The data checks that fired, each with a link to its first position."""
+    return tuple(
+        (str(f["message"]), f"#pos-{f['positions'][0]}" if f.get("positions") else "")
+        for f in s.flags
+    )
 
 
 def metadata_rows(e: TraceEntry, s: TraceSummary) -> tuple[tuple[str, str], ...]:
@@ -205,4 +275,7 @@ def make_trace_page(
         next=next,
         marks=trace_marks(note.highlights if note else (), summary, low_confidence),
         index_in_file=entry.index,
+        channels=channel_rows(summary),
+        provenance=provenance_rows(summary),
+        flags=flag_rows(summary),
     )

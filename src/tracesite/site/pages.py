@@ -8,7 +8,7 @@ A project's ``themes/<name>/templates/x.html`` shadows the built-in one and can 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -94,6 +94,22 @@ class Card:
     perplexity: float | None
     sparkline: Markup  # inline SVG built from numbers only (no trace text)
     excerpt: str  # start of the generated text, for search
+    group: str = ""
+    scalars: tuple[tuple[str, str], ...] = ()  # (name, shown value): step, reward...
+    scalar_json: str = ""  # the numeric scalars as JSON, for sorting in the browser
+    n_flags: int = 0  # data checks that fired (model.checks)
+
+
+def scalar_names(sections: Iterable[Section]) -> list[str]:
+    """The numeric scalars any card has (step, reward...), first seen first: the sort options."""
+    import json
+
+    names: dict[str, None] = {}
+    for sec in sections:
+        for card in sec.cards:
+            if card.scalar_json:
+                names.update(dict.fromkeys(json.loads(card.scalar_json)))
+    return list(names)
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,9 @@ class TracePage(BasePage):
     next: Card | None = None
     marks: tuple[tuple[str, str], ...] = ()  # (label, "#pos-N") links beside the heatmap
     index_in_file: int = 0
+    channels: tuple[tuple[str, str, str, str], ...] = ()  # (title, mean, min, max)
+    provenance: tuple[tuple[str, str], ...] = ()  # (label, value): what the numbers mean
+    flags: tuple[tuple[str, str], ...] = ()  # (message, "#pos-N" or ""): the data checks
 
 
 @dataclass(frozen=True)
@@ -192,6 +211,7 @@ def make_env(config: Config) -> jinja2.Environment:
     env.filters["urlpath"] = url_path
     env.filters["tag_url"] = lambda tag: tag_url(str(tag))
     env.filters["digest"] = digest
+    env.filters["scalar_names"] = scalar_names
     return env
 
 

@@ -19,6 +19,13 @@
   cards.forEach(function (card, i) { card.setAttribute("data-order", i); });
 
   function num(card, key) {
+    if (key.slice(0, 3) === "sc.") {  /* a numeric scalar (step, reward...) from data-sc JSON */
+      if (card._sc === undefined) {
+        try { card._sc = JSON.parse(card.getAttribute("data-sc") || "{}"); } catch (e) { card._sc = {}; }
+      }
+      var s = card._sc[key.slice(3)];
+      return typeof s === "number" ? s : NaN;
+    }
     var v = card.getAttribute("data-" + key);
     return v === "" || v === null ? NaN : parseFloat(v);
   }
@@ -53,7 +60,8 @@
     var s = sortSel.value;
     document.querySelectorAll(".cards").forEach(function (grid) {
       var items = Array.prototype.slice.call(grid.children);
-      var parts = s ? s.split("-") : ["order", "asc"];
+      var cut = s ? s.lastIndexOf("-") : -1;  /* a scalar's name may hold "-" */
+      var parts = s ? [s.slice(0, cut), s.slice(cut + 1)] : ["order", "asc"];
       var key = parts[0], dir = parts[1] === "desc" ? -1 : 1;
       items.sort(key === "order" ? function (a, b) {
         return +a.getAttribute("data-order") - +b.getAttribute("data-order");

@@ -1,0 +1,151 @@
+"""Data checks (SPEC §15): values that look padded or broken are flagged, not trusted.
+
+RL pipelines lose logprobs silently: a missing value padded as 0 reads as p = 1, a sentinel
+(-9999, -1e30) as a number, a mask that is all zero hides the whole rollout from the loss.
+:func:`data_flags` lists what a trace's numbers suggest went wrong; the page lists the flags and
+``tracesite inspect`` counts them. Readers add what only they can see (a channel cut to another
+length) as ``meta.provenance["flags"]``: a list of ``{"code", "message"}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tracesite.model.channels import HUGE, LOGPROB_LIKE, SENTINEL, mask_of
+
+if TYPE_CHECKING:
+    from tracesite.model.trace import Trace
+
+#: Consecutive generated positions with a logprob of exactly 0 that read as padding, not data:
+#: a confident model gives float32 logprobs of exactly 0 now and then, rarely 16 in a row.
+ZERO_RUN = 16
+#: Positions named in a flag (the rest are counted).
+MAX_POSITIONS = 20
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One suspicious finding: a code, a sentence, where (1-based positions, the first few)."""
+
+    code: str
+    message: str
+    count: int = 0
+    positions: tuple[int, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "count": self.count,
+            "positions": list(self.positions),
+        }
+
+
+def _runs(hit: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """(start, stop) of the runs of True at least ``min_len`` long."""
+    if not hit.any():
+        return []
+    edges = np.diff(np.concatenate(([0], hit.astype(np.int8), [0])))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True) if b - a >= min_len]
+
+
+def _first(idx: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) + 1 for i in idx[:MAX_POSITIONS])
+
+
+def data_flags(trace: Trace) -> list[Flag]:
+    """What looks padded or broken in the trace's numbers, in a fixed order."""
+    flags: list[Flag] = []
+    n = trace.n_tokens
+    mask = mask_of(trace)
+    counted = mask if mask is not None else np.ones(n, dtype=np.bool_)
+    counted = counted & ~trace.special
+    if mask is not None and n and not mask.any():
+        flags.append(Flag("mask_hides_all", "the loss mask is 0 at every position", n))
+    # A listed alternative with a known logprob shows the provider computed a distribution
+    # there: its chosen token's exact 0 is a real p = 1 (vLLM's float32 log-softmax gives runs of
+    # them on boilerplate), not padding.
+    n_alts = np.diff(trace.alt_offsets)
+    known_alt = np.isfinite(trace.alt_logprobs) & (trace.alt_logprobs < 0)
+    evidenced = np.zeros(n, dtype=np.bool_)
+    evidenced[trace.alt_position[known_alt]] = True
+    # Alternatives listed but every other one a sentinel, the chosen at exactly 0: the engine
+    # renormalised over a nucleus of one token (vLLM's processed logprobs after top-p/top-k).
+    nucleus = np.flatnonzero((trace.logprobs == 0.0) & (n_alts > 1) & ~evidenced)
+    if len(nucleus) >= 3:
+        flags.append(
+            Flag(
+                "processed_logprobs",
+                f"at {len(nucleus)} positions the chosen token has p = 1 and every alternative is"
+                " a sentinel: the logprobs look processed (renormalised after top-p/top-k), not the"
+                " model's raw distribution",
+                len(nucleus),
+                _first(nucleus),
+            )
+        )
+    evidenced |= n_alts > 0
+    sources: list[tuple[str, np.ndarray]] = [("logprob", trace.logprobs)]
+    sources += [(k, v) for k, v in trace.channels.items() if k in LOGPROB_LIKE]
+    for name, values in sources:
+        zero = (values == 0.0) & counted & ~evidenced
+        runs = _runs(zero, min(ZERO_RUN, max(n, 1)) if n >= 4 else ZERO_RUN)
+        if runs:
+            total = sum(b - a for a, b in runs)
+            where = ", ".join(f"{a + 1}–{b}" for a, b in runs[:5])
+            flags.append(
+                Flag(
+                    "zero_logprob_run",
+                    f"{name} is exactly 0 (p = 1) over {total} generated positions ({where}):"
+                    " missing values padded as 0?",
+                    total,
+                    tuple(a + 1 for a, _ in runs[:MAX_POSITIONS]),
+                )
+            )
+    for name, values in trace.channels.items():
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(values) >= HUGE
+            if name in LOGPROB_LIKE:
+                bad |= (values <= SENTINEL) & (values != -np.inf)
+                positive = np.flatnonzero(values > 1e-6)
+                if len(positive):
+                    flags.append(
+                        Flag(
+                            "logprob_positive",
+                            f"{name} is above 0 at {len(positive)} positions (p > 1)",
+                            len(positive),
+                            _first(positive),
+                        )
+                    )
+        hits = np.flatnonzero(bad)
+        if len(hits):
+            flags.append(
+                Flag(
+                    "sentinel",
+                    f"{name} holds {len(hits)} sentinel values (e.g. {values[hits[0]]:g}),"
+                    " shown as unknown",
+                    len(hits),
+                    _first(hits),
+                )
+            )
+    ent = trace.channels.get("entropy")
+    if ent is not None:
+        with np.errstate(invalid="ignore"):
+            neg = np.flatnonzero(ent < -1e-6)
+        if len(neg):
+            flags.append(
+                Flag("entropy_negative", f"entropy is negative at {len(neg)} positions", len(neg))
+            )
+    for given in trace.meta.provenance.get("flags", ()) or ():
+        if isinstance(given, dict) and isinstance(given.get("code"), str):
+            flags.append(
+                Flag(
+                    given["code"],
+                    str(given.get("message", given["code"])),
+                    int(given.get("count", 0) or 0),
+                )
+            )
+    return flags
