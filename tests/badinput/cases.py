@@ -294,10 +294,10 @@ TRACE_CASES: list[Case] = [
         r"line 2: " + UNKNOWN_FORMAT,
     ),
     Case(
-        "native-version-2",
-        "v2.json",
-        b'{"tracesite": 2, "tokens": []}',
-        r"\$\.tracesite: unsupported native format version 2",
+        "native-version-3",
+        "v3.json",
+        b'{"tracesite": 3, "tokens": []}',
+        r"\$\.tracesite: unsupported native format version 3",
     ),
     Case(
         "native-tokens-object",

@@ -161,10 +161,12 @@ _PROVENANCE_LABELS = {
 }
 
 
-def provenance_rows(s: TraceSummary) -> tuple[tuple[str, str], ...]:
-    """What the trace's numbers mean, where its source or configuration says (SPEC §15)."""
+def provenance_rows(s: TraceSummary, note: Note | None = None) -> tuple[tuple[str, str], ...]:
+    """What the trace's numbers mean, where its source or configuration says (SPEC §15); the
+    note's front matter fills in what the source does not say."""
     rows = []
-    for key, value in s.provenance.items():
+    given = {**(note.provenance if note is not None else {}), **s.provenance}
+    for key, value in given.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k} = {v}" for k, v in value.items())
         elif key == "logprobs" and value == "processed":
@@ -276,6 +278,6 @@ def make_trace_page(
         marks=trace_marks(note.highlights if note else (), summary, low_confidence),
         index_in_file=entry.index,
         channels=channel_rows(summary),
-        provenance=provenance_rows(summary),
+        provenance=provenance_rows(summary, note),
         flags=flag_rows(summary),
     )

@@ -30,7 +30,12 @@ _KNOWN_KEYS = {
     "prompt": "a string",
     "finish_reason": "a string",
     "created": "a date",
+    # rollouts (SPEC §15, §16): the trace's group, and what its numbers mean where the source
+    # does not say (the source's own provenance wins)
+    "group": "a string",
+    "provenance": "a mapping of engine, engine_version, logprobs, sampling, entropy, tokenizer",
 }
+PROVENANCE_KEYS = ("engine", "engine_version", "logprobs", "sampling", "entropy", "tokenizer")
 EMBED_MARKER = "<!--tracesite-embed:{}-->"
 _EMBED_RE = re.compile(r"<!--tracesite-embed:(\d+)-->")
 
@@ -58,6 +63,7 @@ class Note:
     highlights: tuple[Highlight, ...] = ()
     draft: bool = False
     overrides: dict[str, str] = field(default_factory=dict)  # model, prompt, finish_reason, created
+    provenance: dict[str, Any] = field(default_factory=dict)  # front matter's (SPEC §15)
     html: str = ""  # rendered Markdown; embeds appear as EMBED_MARKER comments
     toc_html: str = ""
     embeds: tuple[TraceEmbed, ...] = ()
@@ -220,7 +226,24 @@ def _validate(
             path=p,
             address=line,
         )
-        if key in ("title", "description", "model", "prompt", "finish_reason"):
+        if key == "provenance":
+            if not isinstance(value, dict) or any(
+                str(k) not in PROVENANCE_KEYS
+                or not (
+                    isinstance(v, str | int | float) or (k == "sampling" and isinstance(v, dict))
+                )
+                for k, v in value.items()
+            ):
+                raise bad
+            clean[key] = {
+                str(k): (
+                    {_shown(a): _shown(b) for a, b in v.items()}
+                    if isinstance(v, dict)
+                    else _shown(v)
+                )
+                for k, v in value.items()
+            }
+        elif key in ("title", "description", "model", "prompt", "finish_reason", "group"):
             if value is None:
                 continue
             if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -309,8 +332,11 @@ def read_note(path: Path, text: str | None = None) -> Note:
         highlights=clean.get("highlight", ()),
         draft=clean.get("draft", False),
         overrides={
-            k: clean[k] for k in ("model", "prompt", "finish_reason", "created") if k in clean
+            k: clean[k]
+            for k in ("model", "prompt", "finish_reason", "created", "group")
+            if k in clean
         },
+        provenance=clean.get("provenance", {}),
         html=html,
         toc_html=toc if isinstance(toc, str) and "<li>" in toc else "",
         embeds=tuple(embeds),
