@@ -1,0 +1,120 @@
+"""Two traces aligned token by token (SPEC §16, compare): equal runs matched, a diff where they
+diverge, and the per-position difference of logprob or of any shared channel.
+
+Tokens are compared by their bytes (their label where they have none). The alignment is
+``difflib.SequenceMatcher`` over token codes (no junk heuristic: a repeated token is data), which
+finds the longest matching runs first, as ``diff`` does; within a replaced stretch the tokens are
+paired in order and the longer side's rest is a gap on the other side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+import numpy as np
+
+from tracesite.model.channels import channel_names, channel_values
+
+#: Alignment kinds per column.
+SAME, CHANGED, ONLY_A, ONLY_B = "same", "changed", "only_a", "only_b"
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Columns of the comparison: ``a[k]``/``b[k]`` the 0-based position on each side (-1: a gap
+    there) and ``kind[k]`` one of SAME, CHANGED, ONLY_A, ONLY_B."""
+
+    a: np.ndarray
+    b: np.ndarray
+    kind: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def n_same(self) -> int:
+        return self.kind.count(SAME)
+
+    @property
+    def first_difference(self) -> int | None:
+        """The first column (1-based) where the sides differ; None when they are equal."""
+        for k, kind in enumerate(self.kind):
+            if kind != SAME:
+                return k + 1
+        return None
+
+
+def _keys(trace: Any) -> list[object]:
+    return [b if b is not None else s for s, b in zip(trace.tokens, trace.token_bytes, strict=True)]
+
+
+def align(a: Any, b: Any) -> Alignment:
+    """The alignment of two traces' chosen tokens."""
+    ka, kb = _keys(a), _keys(b)
+    vocab: dict[object, int] = {}
+    ca = [vocab.setdefault(k, len(vocab)) for k in ka]
+    cb = [vocab.setdefault(k, len(vocab)) for k in kb]
+    ia: list[int] = []
+    ib: list[int] = []
+    kind: list[str] = []
+    matcher = SequenceMatcher(None, ca, cb, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            ia.extend(range(a0, a1))
+            ib.extend(range(b0, b1))
+            kind.extend([SAME] * (a1 - a0))
+            continue
+        paired = min(a1 - a0, b1 - b0)
+        ia.extend(range(a0, a0 + paired))
+        ib.extend(range(b0, b0 + paired))
+        kind.extend([CHANGED] * paired)
+        for i in range(a0 + paired, a1):
+            ia.append(i)
+            ib.append(-1)
+            kind.append(ONLY_A)
+        for j in range(b0 + paired, b1):
+            ia.append(-1)
+            ib.append(j)
+            kind.append(ONLY_B)
+    return Alignment(np.array(ia, dtype=np.int64), np.array(ib, dtype=np.int64), tuple(kind))
+
+
+def shared_channels(a: Any, b: Any) -> tuple[str, ...]:
+    """The channels both traces have ("logprob" first), in the first trace's order."""
+    theirs = set(channel_names(b))
+    return tuple(n for n in channel_names(a) if n in theirs)
+
+
+def side_values(trace: Any, name: str, index: np.ndarray) -> np.ndarray:
+    """A channel's values at the aligned positions ``index`` (NaN at gaps)."""
+    values = channel_values(trace, name)
+    out = np.full(len(index), math.nan)
+    there = index >= 0
+    out[there] = values[index[there]]
+    return out
+
+
+def difference(a: Any, b: Any, al: Alignment, name: str) -> np.ndarray:
+    """B − A of a shared channel per column (NaN at gaps and where either side is unknown)."""
+    with np.errstate(invalid="ignore"):
+        d: np.ndarray = side_values(b, name, al.b) - side_values(a, name, al.a)
+    return d
+
+
+_PROVENANCE_KEYS = ("engine", "engine_version", "logprobs", "sampling", "entropy", "tokenizer")
+
+
+def provenance_differences(pa: dict[str, Any], pb: dict[str, Any]) -> list[str]:
+    """Sentences saying where the two sides' numbers mean different things (SPEC §15)."""
+    out = []
+    for key in (*_PROVENANCE_KEYS, "n_alternatives"):
+        va, vb = pa.get(key), pb.get(key)
+        if va != vb and (va is not None or vb is not None):
+            out.append(
+                f"{key}: {va if va is not None else 'not said'} (A) vs "
+                f"{vb if vb is not None else 'not said'} (B)"
+            )
+    return out
