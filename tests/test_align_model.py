@@ -69,3 +69,21 @@ def test_every_token_appears_once_in_order_and_same_columns_agree(
         else:
             assert k == ONLY_B and i == -1
     assert (al.first_difference is None) == (ta == tb)
+
+
+def test_the_comparison_is_a_trace_coloured_by_the_difference() -> None:
+    from tracesite.model.align import compare_trace
+
+    a = tr(["The", " sky", " is", " blue"], [-0.1, -0.2, -0.3, -0.4], entropy=[1, 2, 3, 4])
+    b = tr(
+        ["The", " sky", " looks", " blue", "."],
+        [-0.1, -0.3, -1, -0.5, -0.1],
+        entropy=[1, 2, 3, 4, 5],
+    )
+    c = compare_trace(a, b)
+    assert c.tokens == ("The", " sky", " is →  looks", " blue", "∅ → .")
+    assert c.text == a.text
+    np.testing.assert_allclose(c.channel("diff_logprob")[:4], [0.0, -0.1, -0.7, -0.1])
+    assert math.isnan(c.channel("diff_logprob")[4])
+    assert c.channel("b_entropy")[4] == 5 and math.isnan(c.channel("a_entropy")[4])
+    assert c.channel_names[:3] == ("logprob", "diff_logprob", "diff_entropy")

@@ -118,3 +118,38 @@ def provenance_differences(pa: dict[str, Any], pb: dict[str, Any]) -> list[str]:
                 f"{vb if vb is not None else 'not said'} (B)"
             )
     return out
+
+
+def compare_trace(a: Any, b: Any, al: Alignment | None = None) -> Any:
+    """The comparison as one trace the heatmap can draw (a column per aligned pair): its token
+    is A's (``A → B`` where they differ, ∅ for a gap), its logprob A's, and per shared channel
+    ``diff_<name>`` (B − A, the colour by default), ``a_<name>`` and ``b_<name>`` (the hover's
+    both sides). Its text is A's."""
+    from tracesite.model.trace import Trace, TraceMeta
+
+    al = align(a, b) if al is None else al
+    labels: list[str] = []
+    raw: list[bytes | None] = []
+    for i, j, kind in zip(al.a.tolist(), al.b.tolist(), al.kind, strict=True):
+        ta = a.tokens[i] if i >= 0 else "∅"
+        tb = b.tokens[j] if j >= 0 else "∅"
+        labels.append(ta if kind == SAME else f"{ta} → {tb}")
+        if i < 0:
+            raw.append(b"")  # B's extra token: a column, no text
+        else:
+            own = a.token_bytes[i]
+            raw.append(own if own is not None else a.tokens[i].encode("utf-8", "surrogatepass"))
+    channels: dict[str, np.ndarray] = {}
+    for name in shared_channels(a, b):
+        channels[f"diff_{name}"] = difference(a, b, al, name)
+    for name in shared_channels(a, b):
+        channels[f"a_{name}"] = side_values(a, name, al.a)
+        channels[f"b_{name}"] = side_values(b, name, al.b)
+    lp = side_values(a, "logprob", al.a) if "logprob" in channel_names(a) else None
+    meta = TraceMeta(
+        source=f"{a.meta.source} vs {b.meta.source}",
+        format="compare",
+        model=" vs ".join(m for m in (a.meta.model, b.meta.model) if m) or None,
+        extra={"n_same": al.n_same, "n_columns": len(al), "first_difference": al.first_difference},
+    )
+    return Trace(tokens=labels, token_bytes=raw, logprobs=lp, channels=channels, meta=meta)

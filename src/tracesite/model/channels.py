@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,12 @@ def channel_info(name: str, values: FloatArray | None = None) -> ChannelInfo:
     info = _INFO.get(name)
     if info is not None:
         return info
+    side, _, base = name.partition("_")
+    if side in ("diff", "a", "b") and base:  # a comparison's channels (model/align.py)
+        inner = channel_info(base)
+        if side == "diff":
+            return ChannelInfo(name, f"Δ {inner.title} (B − A)", "signed", unit=inner.unit)
+        return replace(inner, name=name, title=f"{side.upper()}: {inner.title}", derived=False)
     signed = False
     if values is not None and len(values):
         with np.errstate(invalid="ignore"):

@@ -1,0 +1,175 @@
+"""Paper figures as Bokeh plots (SPEC §16): the numbers come from :mod:`tracesite.model.figures`.
+
+Each figure is a standalone Bokeh plot (``bokeh.embed.components``) in a ``.ts-figure`` wrapper
+whose PNG and SVG buttons ``figures.js`` wires to BokehJS's own export; a click (tap) on a mark
+opens the trace it came from at its position (``traces/<slug>/index.html#pos-N``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from tracesite.model.figures import FigureData
+
+_TITLES = {
+    "entropy-histogram": "Entropy of every token",
+    "entropy-by-position": "Mean entropy by position",
+    "p-by-position": "Mean p by position",
+    "sampler-vs-trainer": "Sampler p against trainer p",
+    "dp-by-p": "Mean |Δp| (trainer − sampler) by sampler p",
+    "confidence-by-label": "Mean p of each trace, by label",
+}
+
+_TAP_JS = """
+const i = source.selected.indices[0];
+if (i === undefined) return;
+const url = source.data.url[i];
+source.selected.indices = [];
+if (url) window.location.href = url;
+"""
+
+
+def _urls(fig: FigureData, targets: Sequence[str]) -> list[str]:
+    return [
+        f"{targets[k]}#pos-{pos}" if 0 <= k < len(targets) and targets[k] else ""
+        for k, pos in fig.origin
+    ]
+
+
+def build_plot(fig: FigureData, targets: Sequence[str], title: str | None = None) -> Any:
+    """The Bokeh plot of ``fig``; ``targets[k]`` is the URL of trace ``k``'s page."""
+    from bokeh.models import (  # type: ignore[attr-defined]
+        ColorBar,
+        ColumnDataSource,
+        CustomJS,
+        HoverTool,
+        Label,
+        LinearColorMapper,
+        Span,
+        TapTool,
+    )
+    from bokeh.palettes import Category10, Viridis256
+    from bokeh.plotting import figure
+
+    data: dict[str, list[Any]] = {k: list(v) for k, v in fig.columns.items()}
+    data["url"] = _urls(fig, targets)
+    if fig.series:
+        data["series"] = list(fig.series)
+    source = ColumnDataSource(data)
+    plot = figure(
+        title=title or _TITLES.get(fig.name, fig.name),
+        x_axis_label=fig.x_label,
+        y_axis_label=fig.y_label,
+        height=320,
+        sizing_mode="stretch_width",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+        toolbar_location="above",
+        name=f"figure-{fig.name}",
+    )
+    plot.toolbar.logo = None
+    tips: list[tuple[str, str]] = []
+    r: Any
+    if fig.name in ("entropy-histogram", "dp-by-p", "confidence-by-label"):
+        top = "mean" if fig.name == "dp-by-p" else "count"
+        if fig.series:
+            labels = list(dict.fromkeys(fig.series))
+            colours = Category10[10]
+            data["colour"] = [colours[labels.index(s) % 10] for s in fig.series]
+            source.data["colour"] = data["colour"]
+            r = plot.quad(
+                left="left",
+                right="right",
+                bottom=0,
+                top=top,
+                source=source,
+                fill_color="colour",
+                fill_alpha=0.45,
+                line_color="colour",
+                legend_field="series",
+            )
+            tips = [("label", "@series")]
+        else:
+            r = plot.quad(
+                left="left",
+                right="right",
+                bottom=0,
+                top=top,
+                source=source,
+                fill_color="#3b7dd8",
+                fill_alpha=0.7,
+                line_color="white",
+            )
+        tips += [("bin", "@left{0.000} – @right{0.000}"), (top, f"@{top}{{0.[000]}}")]
+        if fig.name == "dp-by-p":
+            tips.append(("tokens", "@count"))
+        p80 = fig.notes.get("p80")
+        if p80 is not None and math.isfinite(p80):
+            plot.add_layout(
+                Span(
+                    location=p80,
+                    dimension="height",
+                    line_color="#c0392b",
+                    line_dash="dashed",
+                    line_width=2,
+                )
+            )
+            plot.add_layout(
+                Label(
+                    x=p80,
+                    y=0,
+                    y_units="screen",
+                    y_offset=4,
+                    x_offset=4,
+                    text=f"80th percentile {p80:.3g}",
+                    text_color="#c0392b",
+                    text_font_size="11px",
+                )
+            )
+    elif fig.name in ("entropy-by-position", "p-by-position"):
+        plot.line("x", "y", source=source, line_color="#3b7dd8", line_width=1.5)
+        r = plot.scatter("x", "y", source=source, size=5, color="#3b7dd8", alpha=0.8)
+        tips = [("position", "@x"), (fig.y_label, "@y{0.000}"), ("traces", "@n")]
+    else:  # sampler-vs-trainer
+        counts = [c for c in data["count"]] or [1.0]
+        data["log_count"] = [math.log10(c) for c in data["count"]]
+        source.data["log_count"] = data["log_count"]
+        mapper = LinearColorMapper(
+            palette=Viridis256, low=0, high=max(math.log10(max(counts)), 1e-9)
+        )
+        r = plot.rect(
+            "x",
+            "y",
+            width="w",
+            height="w",
+            source=source,
+            line_color=None,
+            fill_color={"field": "log_count", "transform": mapper},
+        )
+        plot.line([0, 1], [0, 1], line_color="#888", line_dash="dotted")
+        plot.add_layout(ColorBar(color_mapper=mapper, title="log10 tokens", width=10), "right")
+        tips = [("sampler p", "@x{0.00}"), ("trainer p", "@y{0.00}"), ("tokens", "@count")]
+    plot.add_tools(HoverTool(renderers=[r], tooltips=[*tips, ("click", "open the trace there")]))
+    plot.add_tools(TapTool(renderers=[r], callback=CustomJS(args={"source": source}, code=_TAP_JS)))
+    return plot
+
+
+def render_figure(
+    fig: FigureData, targets: Sequence[str], title: str | None = None, caption: str = ""
+) -> str:
+    """The figure's HTML: the Bokeh div and script in a ``.ts-figure`` with export buttons."""
+    from bokeh.embed import components
+
+    plot = build_plot(fig, targets, title)
+    script, div = components(plot)
+    name = html.escape(fig.name)
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (
+        f'<figure class="ts-figure" data-figure="{name}" data-plot="{plot.id}">'
+        '<div class="ts-figure-tools" role="group" aria-label="export the figure">'
+        '<button type="button" data-export="png">PNG</button>'
+        '<button type="button" data-export="svg">SVG</button></div>'
+        f"{div}{cap}</figure>\n{script}"
+    )
