@@ -89,3 +89,25 @@ def test_a_thousand_long_siblings_are_exact() -> None:
         ss.append(s)
     st_ = group_stats("g", traces_of(*ss))
     assert (st_.n_traces, st_.n_unique, st_.first_divergence) == (1000, 80, 101)
+
+
+def test_inspect_groups_json(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import tracesite
+    from tracesite.commands.inspect import run_inspect
+
+    tracesite.save(
+        traces_of(["a", "b"], ["a", "c"], ["a", "b"], group="g1"), tmp_path / "one.jsonl"
+    )
+    tracesite.save(
+        traces_of(["z"], group="g2") + traces_of(["q"], group="g1"), tmp_path / "two.jsonl"
+    )
+    tracesite.save(traces_of(["solo"], group=None), tmp_path / "three.json")  # type: ignore[arg-type]
+    files = [str(tmp_path / n) for n in ("one.jsonl", "two.jsonl", "three.json")]
+    assert run_inspect(files, as_json=True, groups=True) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [
+        {"group": "g1", "n_traces": 4, "n_unique": 3, "first_divergence": 1},
+        {"group": "g2", "n_traces": 1, "n_unique": 1, "first_divergence": None},
+    ]

@@ -65,12 +65,15 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per trace.")
+@click.option(
+    "--groups", is_flag=True, help="One row per group of sibling traces (SPEC §16), not per trace."
+)
 @at_the_edge
-def inspect(files: tuple[str, ...], as_json: bool) -> None:
+def inspect(files: tuple[str, ...], as_json: bool, groups: bool) -> None:
     """Read trace files and print what was understood."""
     from tracesite.commands.inspect import run_inspect
 
-    sys.exit(run_inspect(list(files), as_json=as_json))
+    sys.exit(run_inspect(list(files), as_json=as_json, groups=groups))
 
 
 @main.command()

@@ -22,6 +22,7 @@ from tracesite.core.errors import TracesiteError
 from tracesite.formats import load
 from tracesite.model.channels import channel_stats
 from tracesite.model.checks import data_flags
+from tracesite.model.groups import by_group, group_stats
 from tracesite.model.summary import provenance_of
 from tracesite.model.trace import Trace
 
@@ -167,13 +168,20 @@ def print_table(summaries: list[dict[str, Any]], out: TextIO, width: int) -> Non
 
 
 def run_inspect(
-    files: list[str], as_json: bool, out: TextIO | None = None, err: TextIO | None = None
+    files: list[str],
+    as_json: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    groups: bool = False,
 ) -> int:
-    """Read every file, print what was understood; 0 when all were read, else 1."""
+    """Read every file, print what was understood; 0 when all were read, else 1.
+
+    With ``groups``, one row per group of sibling traces (``meta.group``) across the files."""
     out = out or sys.stdout
     err = err or sys.stderr
     summaries: list[dict[str, Any]] = []
     failed = False
+    grouped: list[Trace] = []
     for path in files:
         try:
             traces = load(path)
@@ -181,7 +189,21 @@ def run_inspect(
             err.write(visible(str(exc)) + "\n")
             failed = True
             continue
-        summaries.extend(trace_summary(t) for t in traces)
+        if groups:
+            grouped.extend(t for t in traces if t.meta.group is not None)
+        else:
+            summaries.extend(trace_summary(t) for t in traces)
+    if groups:
+        rows = [group_stats(g, ts).as_dict() for g, ts in by_group(grouped).items()]
+        if as_json:
+            text = json.dumps(rows, ensure_ascii=False, indent=2)
+            out.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+        else:
+            out.write("GROUP  TRACES  UNIQUE  FIRST DIVERGENCE\n")
+            for r in rows:
+                fd = "-" if r["first_divergence"] is None else str(r["first_divergence"])
+                out.write(f"{visible(r['group'])}  {r['n_traces']}  {r['n_unique']}  {fd}\n")
+        return 1 if failed else 0
     if as_json:
         text = json.dumps(summaries, ensure_ascii=False, indent=2)
         out.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
