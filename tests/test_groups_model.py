@@ -111,3 +111,33 @@ def test_inspect_groups_json(tmp_path, capsys) -> None:  # type: ignore[no-untyp
         {"group": "g1", "n_traces": 4, "n_unique": 3, "first_divergence": 1},
         {"group": "g2", "n_traces": 1, "n_unique": 1, "first_divergence": None},
     ]
+
+
+def test_the_choices_of_one_response_are_a_group(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import tracesite
+
+    def choice(i: int, words: list[str]) -> dict[str, object]:
+        content = [{"token": w, "logprob": -0.1, "top_logprobs": []} for w in words]
+        return {
+            "index": i,
+            "message": {"role": "assistant", "content": "".join(words)},
+            "finish_reason": "stop",
+            "logprobs": {"content": content},
+        }
+
+    doc = {
+        "id": "chatcmpl-9",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [choice(0, ["Hi", " there"]), choice(1, ["Hi", " you"])],
+    }
+    (tmp_path / "n2.json").write_text(json.dumps(doc))
+    a, b = tracesite.load(tmp_path / "n2.json")
+    assert a.meta.group == b.meta.group == "chatcmpl-9"
+    doc["choices"] = doc["choices"][:1]
+    (tmp_path / "n1.json").write_text(json.dumps(doc))
+    (only,) = tracesite.load(tmp_path / "n1.json")
+    assert only.meta.group is None  # one choice: no siblings

@@ -200,3 +200,15 @@ def plain_bytes(raw: Any) -> tuple[bool, bytes | None]:
         return True, bytes(raw)
     except (TypeError, ValueError):
         return False, None
+
+
+def group_choices(
+    traces: list[Any], choices: list[Any], response_id: Any, source: str
+) -> list[Any]:
+    """The n choices of one response are siblings (SPEC §16): when ``traces`` (one per entry of
+    ``choices``, the choice each came from) hold more than one choice, they share a group named
+    by the response's id, or by the file when it has none."""
+    if len(set(choices)) < 2:
+        return traces
+    group = str(response_id) if isinstance(response_id, str | int) else source
+    return [t.replace_meta(group=group) for t in traces]

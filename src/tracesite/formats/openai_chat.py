@@ -18,6 +18,7 @@ from tracesite.formats.common import (
     expect_dict,
     expect_list,
     fail,
+    group_choices,
     iso_time,
     optional_str,
     small_extra,
@@ -84,6 +85,7 @@ def read_chat_response(d: dict[str, Any], source: str, addr: str = "$") -> list[
     }
     top_extra = small_extra(d, RESPONSE_EXTRA)
     traces: list[Trace] = []
+    came_from: list[int] = []
     for ci, raw in enumerate(choices):
         caddr = f"{addr}.choices[{ci}]"
         choice = expect_dict(raw, caddr)
@@ -98,18 +100,19 @@ def read_chat_response(d: dict[str, Any], source: str, addr: str = "$") -> list[
         }
         if "tokens" in lp or "text" in choice:
             traces.append(read_completions_choice(choice, caddr, meta))
-            continue
-        message = choice.get("message")
-        message = expect_dict(message, f"{caddr}.message") if message is not None else {}
-        traces.extend(
-            read_chat_logprobs(lp, f"{caddr}.logprobs", message, meta, CHAT, f"{caddr}.message")
-        )
+        else:
+            message = choice.get("message")
+            message = expect_dict(message, f"{caddr}.message") if message is not None else {}
+            traces.extend(
+                read_chat_logprobs(lp, f"{caddr}.logprobs", message, meta, CHAT, f"{caddr}.message")
+            )
+        came_from.extend([ci] * (len(traces) - len(came_from)))
     if not traces:
         raise fail(
             f"{addr}.choices",
             "no choice has logprobs (request them with logprobs=true, top_logprobs=k)",
         )
-    return traces
+    return group_choices(traces, came_from, d.get("id"), source)
 
 
 def read_bare_logprobs(obj: Any, source: str, addr: str = "$") -> list[Trace]:
@@ -188,7 +191,8 @@ def read_chat_stream(events: Events, source: str) -> list[Trace]:
                     b = state.parts[part] = TraceBuilder()
                 read_entries(entries, f"{caddr}.logprobs.{key_name}", b)
     traces: list[Trace] = []
-    for (rid, _), state in groups.items():
+    came_from: list[tuple[Any, int]] = []
+    for (rid, choice_index), state in groups.items():
         for part, _, _ in PARTS:
             b = state.parts.get(part)
             if b is None:
@@ -212,9 +216,11 @@ def read_chat_stream(events: Events, source: str) -> list[Trace]:
                     )
                 )
             )
+            came_from.append((rid, choice_index))
     if not any(len(t) for t in traces):
         raise fail("$", "this chat stream has no logprobs (request them with logprobs=true)")
-    return traces
+    rids = {r for r, _ in came_from}
+    return group_choices(traces, came_from, next(iter(rids)), source) if len(rids) == 1 else traces
 
 
 def read_completions_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:

@@ -19,6 +19,7 @@ from tracesite.formats.common import (
     expect_dict,
     expect_list,
     fail,
+    group_choices,
     iso_time,
     optional_str,
     small_extra,
@@ -150,10 +151,12 @@ def read_completions_stream(events: Events, source: str) -> list[Trace]:
             else:
                 read_legacy_logprobs(lp, f"{caddr}.logprobs", builders[key])
     traces = []
+    keys = list(builders)
     for key, b in builders.items():
         text = "".join(texts[key]) if texts[key] else None
         b.mark_specials(text)
         traces.append(b.build(TraceMeta(**metas[key], format=FORMAT_NAME, provider_text=text)))
     if not any(len(t) for t in traces):
         raise fail("$", "this completions stream has no logprobs (request them with logprobs=k)")
-    return traces
+    rids = {rid for rid, _ in keys}
+    return group_choices(traces, keys, next(iter(rids)), source) if len(rids) == 1 else traces
