@@ -19,6 +19,7 @@ CLASSES = [
     pages.StandalonePage,
     pages.TagPage,
     pages.TagsPage,
+    pages.GroupPage,
     pages.ErrorPage,
 ]
 

@@ -171,6 +171,22 @@ class TagPage(BasePage):
 
 
 @dataclass(frozen=True)
+class GroupPage(BasePage):
+    """A group of sibling traces (SPEC §16): where their continuations split."""
+
+    group: str = ""
+    n_traces: int = 0
+    n_unique: int = 0  # distinct token sequences
+    first_divergence: int | None = None  # 1-based; None when all siblings are equal
+    n_forks: int = 0
+    siblings_html: Markup = EMPTY  # a table: each sibling with reward, length, mean p
+    tree_html: Markup = EMPTY  # the prefix tree of the continuations, each branch a link
+    forks_html: Markup = EMPTY  # a table: each fork's branches, entropy and alternatives
+    figures_html: Markup = EMPTY  # Bokeh figures with their scripts (needs BokehJS)
+    cards: tuple[Card, ...] = ()
+
+
+@dataclass(frozen=True)
 class TagsPage(BasePage):
     tags: tuple[tuple[str, str, int], ...] = ()  # (tag, url, count)
 
@@ -188,6 +204,7 @@ PAGE_TEMPLATES = {
     "page": "page.html",
     "tag": "tag.html",
     "tags": "tags.html",
+    "group": "group.html",
     "404": "404.html",
 }
 
