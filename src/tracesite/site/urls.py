@@ -51,6 +51,11 @@ def tag_url(tag: str) -> str:
 TAGS_URL = "tags/index.html"
 
 
+def group_url(group: str) -> str:
+    """The page of a group of sibling traces (SPEC §16): ``groups/<group>/index.html``."""
+    return f"groups/{slugify(group)}/index.html"
+
+
 def standalone_url(rel: str) -> str:
     """``about.md`` -> ``about/index.html``; ``guides/Setup.md`` -> ``guides/setup/index.html``;
     the gallery's introduction ``index.md`` is the index page itself."""
