@@ -80,12 +80,26 @@ def inspect(files: tuple[str, ...], as_json: bool, groups: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output HTML file.")
 @click.option("--index", default=0, show_default=True, help="Which trace of the file (0-based).")
+@click.option(
+    "--compare",
+    type=click.Path(dir_okay=False),
+    help="Compare with this file's trace (B): aligned token by token, coloured by B - A.",
+)
+@click.option("--compare-index", default=0, show_default=True, help="Which trace of B (0-based).")
 @at_the_edge
-def render(file: str, output: str | None, index: int) -> None:
+def render(
+    file: str, output: str | None, index: int, compare: str | None, compare_index: int
+) -> None:
     """Render one trace to one self-contained HTML file (BokehJS inlined)."""
     from tracesite.commands.render import render_file
 
-    out = render_file(Path(file), Path(output) if output else None, index=index)
+    out = render_file(
+        Path(file),
+        Path(output) if output else None,
+        index=index,
+        compare=Path(compare) if compare else None,
+        compare_index=compare_index,
+    )
     click.echo(f"wrote {out}")
 
 

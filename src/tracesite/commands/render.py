@@ -15,6 +15,7 @@ from tracesite.build.writer import atomic_write
 from tracesite.core.config import Config
 from tracesite.core.errors import BuildError, NoteError, TraceReadError
 from tracesite.formats import load
+from tracesite.model.trace import Trace
 from tracesite.render.page import project_config, single_file_html, trace_page
 from tracesite.site.discover import TraceSource, notes_beside, trace_source
 from tracesite.site.links import neutralise_script_links
@@ -41,13 +42,41 @@ def _read_note(path: Path | None) -> Note | None:
         raise exc.located(str(path)) from None
 
 
-def render_file(path: Path, output: Path | None, index: int = 0) -> Path:
-    """Render trace ``index`` of ``path`` to ``output`` (default: beside it, ``.html``)."""
+def _pick(path: Path, index: int) -> tuple[list[Trace], Trace]:
     traces = load(path)
     if not 0 <= index < len(traces):
         raise TraceReadError(
             f"no trace at index {index}: the file holds {len(traces)} trace(s)", path=str(path)
         )
+    return traces, traces[index]
+
+
+def compared(a: Trace, b: Trace) -> Trace:
+    """The comparison trace of A and B (model.align), its provenance differences as data checks
+    (SPEC §15: a comparison of traces whose numbers mean different things says so)."""
+    from tracesite.model.align import compare_trace, provenance_differences
+    from tracesite.model.summary import provenance_of
+
+    c = compare_trace(a, b)
+    said = provenance_differences(provenance_of(a), provenance_of(b))
+    flags = [{"code": "provenance_differs", "message": f"A and B differ in {s}"} for s in said]
+    return c.replace_meta(provenance={"flags": flags} if flags else {})
+
+
+def render_file(
+    path: Path,
+    output: Path | None,
+    index: int = 0,
+    compare: Path | None = None,
+    compare_index: int = 0,
+) -> Path:
+    """Render trace ``index`` of ``path`` to ``output`` (default: beside it, ``.html``); with
+    ``compare``, the comparison of that trace (A) with trace ``compare_index`` of ``compare``
+    (B)."""
+    traces, trace = _pick(path, index)
+    if compare is not None:
+        _, other = _pick(compare, compare_index)
+        trace = compared(trace, other)
     config = project_config(path.parent)
     source = _source_of(path, config)
     note = _read_note(source.note)
@@ -58,9 +87,14 @@ def render_file(path: Path, output: Path | None, index: int = 0) -> Path:
         note_html, _ = neutralise_script_links(note.html)  # javascript: links become "#"
     if output is None:
         suffix = "" if len(traces) == 1 else f"-{index + 1}"
+        if compare is not None:
+            suffix += f"-vs-{compare.stem}"
         output = path.with_name(f"{path.stem}{suffix}.html")
+    if compare is not None:
+        note, note_html = None, ""  # A's note describes A, not the comparison
+        options = replace(options, highlights=())
     page = trace_page(
-        traces[index],
+        trace,
         options,
         source=source,
         n_in_file=len(traces),
@@ -68,6 +102,9 @@ def render_file(path: Path, output: Path | None, index: int = 0) -> Path:
         note_html=note_html,
         url=output.name,
     )
+    if compare is not None:
+        title = f"{path.name} vs {compare.name}"
+        page = replace(page, title=title, description=f"A = {path.name}, B = {compare.name}")
     html = single_file_html(page, config)
     try:
         atomic_write(output, html.encode("utf-8"))
