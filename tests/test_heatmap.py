@@ -323,10 +323,11 @@ def test_only_render_imports_bokeh_and_only_when_rendering() -> None:
 # ------------------------------------------------------------------------------------ assets
 def test_assets_for_the_site_build() -> None:
     names = [name for name, _ in heatmap_assets()]
-    assert names == ["heatmap.css", "heatmap.js"]
-    js = dict(heatmap_assets())["heatmap.js"].decode()
-    # tooltips are built with textContent only: no HTML parsing of anything at runtime
-    assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", js)
+    assert names == ["heatmap.css", "channels.js", "heatmap.js"]  # channels.js before its user
+    for name in ("channels.js", "heatmap.js"):
+        js = dict(heatmap_assets())[name].decode()
+        # tooltips are built with textContent only: no HTML parsing of anything at runtime
+        assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", js)
     (bokeh,) = bokeh_js_files()
     assert bokeh[0] == "bokeh.min.js" and len(bokeh[1]) > 500_000
     assert bokeh_version().encode() in bokeh[1]
@@ -346,9 +347,10 @@ def test_mode_titles_and_palettes_reach_the_browser_from_bokeh_palettes() -> Non
     assert modes["surprisal"]["colors"] == list(reversed(YlOrBr9))
     bar = [n for n in _walk(docs_json(script)) if n.get("name") == "ColorBar"]
     assert bar[0]["attributes"]["title"] == "Entropy (bits, lower bound)"
-    js = dict(heatmap_assets())["heatmap.js"].decode()
-    assert not re.search(r"(#[0-9a-fA-F]{6}[\"'],\s*[\"']){3}", js), "a palette list in the JS"
-    assert not any(title in js for title in MODE_TITLES.values()), "a mode title in the JS"
+    for name in ("channels.js", "heatmap.js"):
+        js = dict(heatmap_assets())[name].decode()
+        assert not re.search(r"(#[0-9a-fA-F]{6}[\"'],\s*[\"']){3}", js), "a palette in the JS"
+        assert not any(title in js for title in MODE_TITLES.values()), "a mode title in the JS"
 
 
 # ------------------------------------------------------------------------------------ show()

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.trace import Trace
+from tracesite.render.channels import CHANNEL_COLUMNS, ChannelPack, pack_channels
 from tracesite.render.charcodes import show_surrogates
 from tracesite.render.modes import modes_config
 
@@ -53,6 +54,12 @@ COLUMN_NAMES = (
     "nent",
     "cfg",
 )
+
+
+def column_names(channels: bool) -> tuple[str, ...]:
+    """The data source's columns: a trace with channels adds :data:`CHANNEL_COLUMNS` before
+    ``cfg`` (which holds user text, so it stays last: see ``heatmap._fill``)."""
+    return (*COLUMN_NAMES[:-1], *CHANNEL_COLUMNS, "cfg") if channels else COLUMN_NAMES
 
 
 @dataclass(frozen=True)
@@ -137,8 +144,13 @@ def _string_table(trace: Trace) -> tuple[AnyArray, AnyArray, dict[str, AnyArray]
     return table.chosen.astype(idx_type), table.alts.astype(idx_type), arrays
 
 
-def pack_trace(trace: Trace, options: HeatmapOptions, uid: str) -> dict[str, AnyArray | str]:
-    """The columns of the trace's data source, each one array (or the JSON config string)."""
+def pack_trace(
+    trace: Trace, options: HeatmapOptions, uid: str, channels: ChannelPack | None = None
+) -> dict[str, AnyArray | str]:
+    """The columns of the trace's data source, each one array (or the JSON config string);
+    with its channel columns when it has channels (``channels``: the trace's
+    :func:`~tracesite.render.channels.pack_channels`, when the caller has it already)."""
+    channels = channels or pack_channels(trace)
     tok, atok, strings = _string_table(trace)
     nalt = np.diff(trace.alt_offsets)
     max_alts = int(nalt.max()) if len(nalt) else 0
@@ -162,11 +174,14 @@ def pack_trace(trace: Trace, options: HeatmapOptions, uid: str) -> dict[str, Any
         "atok": atok,
         "alp": trace.alt_logprobs.astype(np.float32),
         **strings,
-        "cfg": config_json(trace, options, uid),
+        **(channels.columns if channels else {}),
+        "cfg": config_json(trace, options, uid, channels),
     }
 
 
-def config_json(trace: Trace, options: HeatmapOptions, uid: str) -> str:
+def config_json(
+    trace: Trace, options: HeatmapOptions, uid: str, channels: ChannelPack | None = None
+) -> str:
     """Settings the browser code needs, as one JSON string (Bokeh escapes it for HTML)."""
     lay = layout_for(trace, options)
     highlights = [
@@ -174,20 +189,20 @@ def config_json(trace: Trace, options: HeatmapOptions, uid: str) -> str:
         for h in options.highlights
         if h.end > options.position_offset and h.start <= options.position_offset + trace.n_tokens
     ]
-    return json.dumps(
-        {
-            "uid": uid,
-            "C": lay.columns,
-            "A": lay.alternatives,
-            "off": options.position_offset,
-            "low": options.low_confidence,
-            "mode": options.color_by,
-            "hl": highlights,
-            "unit": UNIT_PX,
-            "block": lay.block_units,
-            "head": _HEAD_UNITS,
-            "modes": modes_config(),  # titles and palettes: heatmap.js has no copies
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    cfg: dict[str, Any] = {
+        "uid": uid,
+        "C": lay.columns,
+        "A": lay.alternatives,
+        "off": options.position_offset,
+        "low": options.low_confidence,
+        "mode": options.color_by,
+        "hl": highlights,
+        "unit": UNIT_PX,
+        "block": lay.block_units,
+        "head": _HEAD_UNITS,
+        "modes": modes_config(),  # titles and palettes: heatmap.js has no copies
+    }
+    if channels:  # only then: a trace without channels pays nothing for them
+        cfg["modes"] = {**cfg["modes"], **channels.modes}
+        cfg["ch"] = channels.entries
+    return json.dumps(cfg, ensure_ascii=False, separators=(",", ":"))

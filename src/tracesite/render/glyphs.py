@@ -22,12 +22,19 @@ def _color_bar_ticks(mode: ColorBy) -> list[float]:
 
 
 def build_figure(
-    data_columns: dict[str, list[Any]], *, columns: int, mode: ColorBy, frame_px: int
+    data_columns: dict[str, list[Any]],
+    *,
+    columns: int,
+    mode: ColorBy,
+    frame_px: int,
+    channels: bool = False,
 ) -> Any:
     """The Bokeh document root for one trace; the browser code does the drawing.
 
     ``data_columns`` are the trace's data source columns (each a one-item list), or placeholders
-    when building the template of :func:`tracesite.render.heatmap._template`.
+    when building the template of :func:`tracesite.render.heatmap._template`. A trace with
+    ``channels`` gets the masked positions' drawing source; a trace without gets exactly the
+    figure it had before channels existed.
     """
     # Bokeh's own annotations are partial (mypy cannot see ColorBar): use the modules untyped.
     bm: Any = importlib.import_module("bokeh.models")
@@ -47,6 +54,8 @@ def build_figure(
         "bands": empty("x", "y", "w", "lx", "t"),
         "target": empty("x", "y", "h"),
     }
+    if channels:
+        src["masked"] = empty("x", "y")
 
     # flipped: y grows downwards, row 0 on top; the browser code sets the span from frame_px
     y_range = bm.Range1d(start=frame_px / UNIT_PX, end=0)
@@ -74,6 +83,8 @@ def build_figure(
     # made a scroll step cost ~400 ms; a LabelSet draws its labels once per paint.
     _draw_bands(bm, plot, src, font)
     cell_renderer = _draw_cells(bm, plot, src, mapper, font)
+    if channels:
+        _draw_masked(bm, plot, src["masked"])
     _draw_marks(bm, plot, src, font)
     bar = _color_bar(bm, mapper, mode)
     plot.add_layout(bar, "right")
@@ -99,6 +110,8 @@ def build_figure(
         hover=hover,
         yr=y_range,
     )
+    if channels:
+        models["masked"] = src["masked"]
     _queue_when_ready(bm, plot, models)
     return plot
 
@@ -195,6 +208,26 @@ def _draw_cells(bm: Any, plot: Any, src: dict[str, Any], mapper: Any, font: Any)
         )
     )
     return renderer
+
+
+def _draw_masked(bm: Any, plot: Any, source: Any) -> None:
+    """Masked positions (loss mask 0) washed out in every mode: a white veil over the cell (the
+    labels, annotations, stay above it; pale on a dark page too) framed by a grey dashed line
+    just inside the chosen path's red outline."""
+    plot.add_glyph(
+        source,
+        bm.Rect(
+            x="x",
+            y="y",
+            width=0.91,
+            height=0.87,
+            fill_color="#ffffff",
+            fill_alpha=0.62,
+            line_color="#6e7781",
+            line_width=1.2,
+            line_dash=[3, 2],
+        ),
+    )
 
 
 def _draw_marks(bm: Any, plot: Any, src: dict[str, Any], font: Any) -> None:

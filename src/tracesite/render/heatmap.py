@@ -20,15 +20,25 @@ from typing import Any
 
 from tracesite.core.options import COLOR_MODES, ColorBy, HeatmapOptions
 from tracesite.model.trace import Trace
-from tracesite.render.cells import COLUMN_NAMES, UNIT_PX, layout_for, pack_trace
+from tracesite.render.cells import UNIT_PX, column_names, layout_for, pack_trace
+from tracesite.render.channels import ChannelPack, pack_channels
 from tracesite.render.glyphs import build_figure
 
 
-def _mode_select(current: str) -> str:
+def _mode_select(current: str, channels: ChannelPack | None = None) -> str:
     opts = "".join(
         f'<option value="{m}"{" selected" if m == current else ""}>{m}</option>'
         for m in COLOR_MODES
     )
+    if channels and channels.options:  # channel names come from the data: escaped
+        opts += (
+            '<optgroup label="channels">'
+            + "".join(
+                f'<option value="{html.escape(key)}">{html.escape(label)}</option>'
+                for key, label in channels.options
+            )
+            + "</optgroup>"
+        )
     return (
         f'<label class="tsh-mode-label">Colour by <select class="tsh-mode">{opts}</select></label>'
     )
@@ -41,9 +51,22 @@ _LEGEND = (
     '<span class="tsh-key tsh-key-low"></span>low confidence'
     '<span class="tsh-key tsh-key-hl"></span>highlight</span>'
 )
+#: A channel mode's scale in words (filled by the browser code), on a line of its own.
+_SCALE = '<span class="tsh-scale"></span>'
+_MASKED_KEY = '<span class="tsh-key tsh-key-masked"></span>masked (not in the loss)</span>'
 
 
-def _wrap(div: str, trace: Trace, options: HeatmapOptions, uid: str) -> str:
+def _legend(trace: Trace, channels: ChannelPack | None) -> str:
+    """The key; with channels, the masked positions' key (when some are)."""
+    mask = trace.mask
+    if channels is None or mask is None or mask.all():
+        return _LEGEND
+    return _LEGEND.removesuffix("</span>") + _MASKED_KEY
+
+
+def _wrap(
+    div: str, trace: Trace, options: HeatmapOptions, uid: str, channels: ChannelPack | None = None
+) -> str:
     """Our container around Bokeh's div: controls, overview strip and tooltip (all escaped)."""
     lay = layout_for(trace, options)
     first = options.position_offset + 1
@@ -61,8 +84,10 @@ def _wrap(div: str, trace: Trace, options: HeatmapOptions, uid: str) -> str:
     )
     return (
         f'<div class="tsh" id="{uid}" tabindex="0" aria-label="{label}" data-n="{trace.n_tokens}">'
-        f'<div class="tsh-bar">{_mode_select(options.color_by)}{_LEGEND}'
-        '<span class="tsh-where"></span></div>'
+        f'<div class="tsh-bar">{_mode_select(options.color_by, channels)}'
+        f"{_legend(trace, channels)}"
+        '<span class="tsh-where"></span>'
+        f"{_SCALE if channels else ''}</div>"
         f'<div class="tsh-main"><div class="tsh-plot" style="min-height:{lay.view_px + 8}px">'
         f"{div}</div>"
         f"{overview}</div>"
@@ -100,8 +125,9 @@ def _js_json(obj: Any) -> str:
 
 
 @cache
-def _template(columns: int, mode: ColorBy) -> _Template:
-    """Build the Bokeh models once per (columns, mode); only data and sizes vary per trace.
+def _template(columns: int, mode: ColorBy, channels: bool = False) -> _Template:
+    """Build the Bokeh models once per (columns, mode, channels or not); only data and sizes
+    vary per trace.
 
     Building ~60 models and serialising them costs ~200 ms, so a 1,000-trace gallery would spend
     minutes here; the template is filled in ~1 ms. ``tests/test_heatmap.py`` checks the result
@@ -109,8 +135,10 @@ def _template(columns: int, mode: ColorBy) -> _Template:
     """
     from bokeh.embed import components
 
-    placeholders = {k: [_placeholder(k)] for k in COLUMN_NAMES}
-    plot = build_figure(placeholders, columns=columns, mode=mode, frame_px=_FRAME_SENTINEL)
+    placeholders = {k: [_placeholder(k)] for k in column_names(channels)}
+    plot = build_figure(
+        placeholders, columns=columns, mode=mode, frame_px=_FRAME_SENTINEL, channels=channels
+    )
     script, div = components(plot)
     docid = re.search(r'"docid":"([^"]+)"', script)
     elementid = re.search(r'<div id="([^"]+)"', div)
@@ -146,7 +174,7 @@ def _fill(template: _Template, columns: dict[str, Any], frame_px: int, uid: str)
         div = div.replace(f"@@tsh:{key}@@", new)
     script = _FRAME_RE.sub(f'"frame_height":{frame_px}', script, count=1)
     script = _START_RE.sub(f'"start":{frame_px / UNIT_PX!r}', script, count=1)
-    for name in COLUMN_NAMES:  # in document order; cfg (user text) last
+    for name in column_names("chv" in columns):  # in document order; cfg (user text) last
         script = script.replace(f'"{_placeholder(name)}"', _js_json(encode(columns[name])), 1)
     return script, div
 
@@ -163,9 +191,11 @@ def render_heatmap(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
     """
     uid = _new_uid()
     lay = layout_for(trace, options)
-    columns = pack_trace(trace, options, uid)
-    script, div = _fill(_template(lay.columns, options.color_by), columns, lay.view_px, uid)
-    return script, _wrap(div, trace, options, uid)
+    channels = pack_channels(trace)
+    columns = pack_trace(trace, options, uid, channels)
+    template = _template(lay.columns, options.color_by, channels is not None)
+    script, div = _fill(template, columns, lay.view_px, uid)
+    return script, _wrap(div, trace, options, uid, channels)
 
 
 def render_heatmap_direct(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
@@ -175,7 +205,14 @@ def render_heatmap_direct(trace: Trace, options: HeatmapOptions) -> tuple[str, s
 
     uid = _new_uid()
     lay = layout_for(trace, options)
-    data = {k: [v] for k, v in pack_trace(trace, options, uid).items()}
-    plot = build_figure(data, columns=lay.columns, mode=options.color_by, frame_px=lay.view_px)
+    channels = pack_channels(trace)
+    data = {k: [v] for k, v in pack_trace(trace, options, uid, channels).items()}
+    plot = build_figure(
+        data,
+        columns=lay.columns,
+        mode=options.color_by,
+        frame_px=lay.view_px,
+        channels=channels is not None,
+    )
     script, div = components(plot)
-    return script, _wrap(div, trace, options, uid)
+    return script, _wrap(div, trace, options, uid, channels)

@@ -33,3 +33,21 @@ def mode_palette(mode: ColorBy) -> tuple[str, ...]:
 def modes_config() -> dict[str, dict[str, object]]:
     """``cfg.modes`` of an embed: ``{mode: {"title": ..., "colors": [...]}}``."""
     return {m: {"title": MODE_TITLES[m], "colors": list(mode_palette(m))} for m in COLOR_MODES}
+
+
+#: Palettes of channel modes (SPEC §15), by :class:`~tracesite.model.channels.ChannelInfo` kind:
+#: log probabilities as their p (the probability mode's greens), signed channels diverging (red
+#: below the centre, white at it, blue above), entropy in the entropy mode's purples, any other
+#: sequential channel in blues.
+@cache
+def channel_palette(kind: str, name: str) -> tuple[str, ...]:
+    """A channel mode's anchors from ``bokeh.palettes``, low value to high."""
+    from bokeh.palettes import Blues9, RdBu11
+
+    if kind == "logprob":
+        return mode_palette("probability")
+    if kind == "signed":
+        return tuple(reversed(RdBu11))  # RdBu11 runs blue to red
+    if name == "entropy":
+        return mode_palette("entropy")
+    return tuple(reversed(Blues9))

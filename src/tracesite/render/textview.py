@@ -2,8 +2,11 @@
 
 Plain HTML and CSS (``static/heatmap/heatmap.css``, classes ``q0``..``q10``), so it works without
 JavaScript, can be selected and copied as the real text, and reads as ordinary text to a screen
-reader; low-confidence tokens carry their p in a ``title``. Span ids are ``tok-N`` (N the
-1-based position, as in ``#pos-N`` links), so the heatmap can mark the token a link points at.
+reader; low-confidence tokens carry their p in a ``title``, positions a loss mask hides the class
+``mk`` (dimmed). In the heatmap's other colour modes its script recolours the spans from the
+embed's data (``heatmap.js`` ``colourText``), so those modes cost no bytes here. Span ids are
+``tok-N`` (N the 1-based position, as in ``#pos-N`` links), so the heatmap can mark the token a
+link points at.
 """
 
 from __future__ import annotations
@@ -94,6 +97,10 @@ def _classes(trace: Trace, options: HeatmapOptions) -> tuple[list[str], dict[int
             titles[i] = f"p={float(p[i]):.2f}"
     for i in np.flatnonzero(trace.special).tolist():
         titles[i] = titles.get(i, "") + ", special token"
+    mask = trace.mask
+    if mask is not None:  # only a trace with a loss mask: the positions it hides
+        for i in np.flatnonzero(~mask).tolist():
+            classes[i] = f'"{classes[i].strip(chr(34))} mk"'
     return classes, titles
 
 

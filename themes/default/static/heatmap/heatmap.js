@@ -4,8 +4,10 @@
  * blob) and small empty drawing sources. This file fills the drawing sources with the rows near
  * the viewport whenever the y range moves (a canvas as tall as a 50k-token trace would be blank in
  * Chromium past ~15k px), draws the overview strip, builds tooltips with textContent (trace text
- * is untrusted model output: never innerHTML), recolours by mode and follows #pos-N.
- * Loaded before or after the embed scripts: embeds queue themselves in window.__tsh_q.
+ * is untrusted model output: never innerHTML), recolours by mode (the text view too) and follows
+ * #pos-N. A trace with per-token channels gets their modes, masks and hover lines from
+ * channels.js (TracesiteChannels). Loaded before or after the embed scripts: embeds queue
+ * themselves in window.__tsh_q.
  */
 (function () {
   "use strict";
@@ -15,6 +17,7 @@
   var FONT = "Helvetica, Arial, sans-serif";
   var LOW_COLOUR = "#e8590c";
   var NUM_COLOUR = "#8c8c8c";
+  var NAN_COLOUR = "#e4e4e4"; // the colour mapper's nan_color (glyphs.py)
   var STAND_INS = { " ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "\r": "\u240d", "\u00a0": "\u237d" };
   // controls, format characters, line/paragraph separators, spaces other than U+0020
   var INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/u;
@@ -138,6 +141,10 @@
     this.strings = new Map();
     this.shown = new Map();
     this.derive();
+    this.alts = this.off[this.n] > 0; // with none anywhere, the hover says nothing about them
+    var CH = window.TracesiteChannels;
+    this.ch = this.cfg.ch && CH ? new CH.Channels(this, col) : null;
+    this.masked = this.ch ? this.ch.masked : null;
     this.mode = this.cfg.mode;
     this.r0 = -1; this.r1 = -1; this.target = -1;
     this.cellPx = 0;
@@ -210,9 +217,29 @@
     return this.statsCache;
   };
 
-  /** The colour scale's [low, high] of a mode. */
+  /** The colour scale's [low, high] of a mode (a channel mode's comes with it). */
   Heatmap.prototype.rangeOf = function (mode) {
+    var look = this.cfg.modes[mode];
+    if (look && look.range) return look.range;
     return mode === "probability" ? [0, 1] : this.stats()[mode];
+  };
+
+  /** A mode's palette (see palette()); a channel mode may name an earlier mode's ("as"). */
+  Heatmap.prototype.colours = function (mode) {
+    var look = this.cfg.modes[mode];
+    return palette(look.colors || this.cfg.modes[look.as].colors);
+  };
+
+  /** The channel of a mode's look, or null for the built-in modes. */
+  Heatmap.prototype.channelLook = function (mode) {
+    var look = this.cfg.modes[mode];
+    return this.ch && look && look.ch != null ? look : null;
+  };
+
+  /** Palette index (0..PALETTE_STEPS-1) of value v in the current mode, as the mapper maps it. */
+  Heatmap.prototype.step = function (v) {
+    var r = this.rangeOf(this.mode), t = (v - r[0]) / (r[1] - r[0]);
+    return Math.max(0, Math.min(PALETTE_STEPS - 1, Math.floor(t * PALETTE_STEPS)));
   };
 
   Heatmap.prototype.str = function (e) {
@@ -269,6 +296,8 @@
 
   /** Colour value of a cell in the current mode (NaN: drawn grey, outside the colour scale). */
   Heatmap.prototype.value = function (i, j) {
+    var look = this.channelLook(this.mode);
+    if (look) return this.ch.value(look, i, j);
     var p = j < 0 ? this.p[i] : this.ap[j];
     if (this.mode === "probability") return p;
     if (this.mode === "surprisal") return p === p ? Math.min(this.rangeOf("surprisal")[1], -Math.log2(p)) : NaN;
@@ -277,6 +306,10 @@
 
   Heatmap.prototype.textColour = function (v) {
     if (v !== v) return "#333333";
+    if (this.channelLook(this.mode)) { // diverging palettes are dark at both ends: by luminance
+      var c = this.colours(this.mode).rgb[this.step(v)];
+      return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2] < 140 ? "#ffffff" : "#1a1a1a";
+    }
     var r = this.rangeOf(this.mode);
     return (v - r[0]) / (r[1] - r[0]) > 0.55 ? "#ffffff" : "#1a1a1a";
   };
@@ -341,7 +374,7 @@
     if (!force && r0 === this.r0 && r1 === this.r1) { this.where(); this.drawOverview(); return; }
     this.r0 = r0; this.r1 = r1;
     var c = { x: [], y: [], t: [], pt: [], v: [], tc: [], la: [], fs: [], i: [], k: [] };
-    var unk = { x: [], y: [] };
+    var unk = { x: [], y: [] }, ms = { x: [], y: [] }, masked = this.masked;
     var nu = { x: [], y: [], t: [], nc: [], nf: [] };
     var fl = { x: [], y: [] };
     var self = this;
@@ -351,8 +384,10 @@
       c.x.push(x); c.y.push(y);
       c.t.push(self.cellText(j < 0 ? self.tok[i] : self.atok[j], special));
       c.pt.push(self.pText(p, i));
-      c.v.push(v); c.tc.push(self.textColour(v));
+      var mk = masked !== null && masked[i] === 1;
+      c.v.push(v); c.tc.push(mk ? "#555555" : self.textColour(v));
       c.la.push(j < 0 ? 1 : 0);
+      if (mk) { ms.x.push(x); ms.y.push(y); }
       if (p !== p) { unk.x.push(x); unk.y.push(y); }
       c.fs.push(special ? "bold italic" : "normal");
       c.i.push(i); c.k.push(j < 0 ? -1 : j - self.off[i]);
@@ -378,6 +413,7 @@
     }
     this.m.cells.data = c;
     this.m.unknown.data = unk;
+    if (this.m.masked) this.m.masked.data = ms;
     this.m.nums.data = nu;
     this.m.flags.data = fl;
     this.m.bands.data = this.bandRows(r0, r1);
@@ -421,10 +457,10 @@
     if (!look) return;
     this.mode = mode;
     var r = this.rangeOf(mode), m = this.m;
-    m.mapper.setv({ palette: palette(look.colors).hex, low: r[0], high: r[1] });
+    m.mapper.setv({ palette: this.colours(mode).hex, low: r[0], high: r[1] });
     // only what changed: a colour-bar change makes BokehJS lay the whole plot out again
-    var ticks = mode === "probability" ? [0, 0.2, 0.4, 0.6, 0.8, 1] : niceTicks(r[1]);
-    var format = mode === "surprisal" && r[1] >= 5 ? "%d" : "%.1f";
+    var ticks = look.ticks || (mode === "probability" ? [0, 0.2, 0.4, 0.6, 0.8, 1] : niceTicks(r[1]));
+    var format = look.fmt || (mode === "surprisal" && r[1] >= 5 ? "%d" : "%.1f");
     if (m.bar.title !== look.title) m.bar.title = look.title;
     if (String(Array.from(m.bar.ticker.ticks)) !== String(ticks)) m.bar.ticker.ticks = ticks;
     if (m.bar.formatter.format !== format) m.bar.formatter.format = format;
@@ -432,9 +468,43 @@
       this.root.dataset.mode = mode;
       var sel = this.root.querySelector(".tsh-mode");
       if (sel && sel.value !== mode) sel.value = mode;
+      var note = this.root.querySelector(".tsh-scale"); // channel traces: how the scale was set
+      if (note && note.textContent !== (look.note || "")) note.textContent = look.note || "";
     }
     this.overviewImage = null;
     this.fill(true);
+    this.colourText();
+  };
+
+  // ---------------------------------------------------------------- text view
+  /** The text view's token spans (tok-N, in position order), or null when it is not there. */
+  Heatmap.prototype.textSpans = function () {
+    var first = document.getElementById("tok-" + (this.cfg.off + 1));
+    var tsv = first && first.closest(".tsv");
+    if (!tsv) return null;
+    var spans = tsv.querySelectorAll("span[id^='tok-']");
+    return spans.length === this.n ? spans : null;
+  };
+
+  /** Colour the text view as the heatmap: in the probability mode its own classes do (p in
+   *  tenths, no script needed); in any other mode each token's background comes from the mode's
+   *  palette here, so the page carries no extra bytes per token for it. */
+  Heatmap.prototype.colourText = function () {
+    var spans = this.textSpans();
+    if (!spans) return;
+    var plain = this.mode === "probability";
+    if (plain && !this.textColoured) return;
+    this.textColoured = !plain;
+    var hex = this.colours(this.mode).hex;
+    for (var i = 0; i < spans.length; i++) {
+      var s = spans[i];
+      if (plain || this.sp[i] === 1) { if (s.style.cssText) s.style.cssText = ""; continue; }
+      var v = this.value(i, -1);
+      s.style.cssText = v === v
+        ? "background:" + hex[this.step(v)] + ";color:" + this.textColour(v)
+        : "background:" + NAN_COLOUR;
+    }
+    if (this.root) this.root.dataset.textMode = this.mode;
   };
 
   // ---------------------------------------------------------------- overview strip
@@ -483,8 +553,13 @@
     var img = document.createElement("canvas");
     img.width = C; img.height = h;
     var ctx = img.getContext("2d"), data = ctx.createImageData(C, h);
-    var pal = palette(this.cfg.modes[this.mode].colors).rgb, r = this.rangeOf(this.mode), span = r[1] - r[0];
-    var worst = this.mode === "probability" ? Math.min : Math.max;
+    var pal = this.colours(this.mode).rgb, r = this.rangeOf(this.mode), span = r[1] - r[0];
+    var look = this.channelLook(this.mode), centre = look ? this.ch.list[look.ch].c : 0;
+    var worst = this.mode === "probability" || (look && this.ch.list[look.ch].k === "logprob")
+      ? Math.min
+      : look && this.ch.list[look.ch].k === "signed"
+        ? function (a, b) { return Math.abs(b - centre) > Math.abs(a - centre) ? b : a; }
+        : Math.max;
     for (var py = 0; py < h; py++) {
       var ra = Math.floor((py * rows) / h), rb = Math.max(ra + 1, Math.floor(((py + 1) * rows) / h));
       for (var c = 0; c < C; c++) {
@@ -625,6 +700,7 @@
     var head = el("div", "tsh-tip-head");
     head.append(el("strong", null, "Position " + pos), el("span", "tsh-tip-kind", isChosen ? " \u00b7 chosen token" : " \u00b7 alternative"));
     frag.append(head);
+    if (this.masked && this.masked[i] === 1) frag.append(el("div", "tsh-tip-masked", "masked (not in the loss)"));
     var tokLine = el("div", "tsh-tip-token");
     tokLine.append(el("code", null, exact(this.str(e))));
     if (isChosen && this.sp[i] === 1) tokLine.append(el("span", "tsh-tip-special", " special token"));
@@ -642,9 +718,15 @@
     else if (hi === lo) rank = "no alternatives listed";
     else if (ci < 0) rank = "not among the " + (hi - lo) + " listed";
     else rank = (ci + 1) + " of " + (hi - lo) + " listed";
-    add("rank", rank);
+    if (this.alts) add("rank", rank);
     add("surprisal", known ? (p > 0 ? fixed(-Math.log2(p), 3) + " bits" : "\u221e") : pmin === pmin ? "> " + fixed(-Math.log2(pmin), 3) + " bits" : "not given");
     frag.append(dl);
+    if (this.ch) {
+      var chl = el("dl", "tsh-tip-stats tsh-tip-ch");
+      this.ch.rows(i).forEach(function (row) { chl.append(el("dt", null, row[0]), el("dd", null, row[1])); });
+      frag.append(el("div", "tsh-tip-sub", "Channels at position " + pos), chl);
+    }
+    if (!this.alts) return frag; // no alternatives anywhere: nothing about them is shown
     var table = el("table", "tsh-tip-alts");
     var cap = el("caption", null, hi > lo ? "Listed alternatives at position " + pos : "No alternatives listed at position " + pos);
     table.append(cap);
@@ -699,7 +781,8 @@
     instances.forEach(function (h) { h.fromHash(true); });
   });
   document.addEventListener("tracesite:updated", function () {
-    instances.forEach(function (h) { h.markText(); });
+    // a new text view has no colours of ours yet
+    instances.forEach(function (h) { h.markText(); h.textColoured = false; h.colourText(); });
   });
   drain();
 })();
