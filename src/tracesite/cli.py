@@ -15,15 +15,16 @@ from typing import Any, TypeVar
 import click
 
 from tracesite.core.errors import ErrorCollection, TracesiteError
+from tracesite.core.safetext import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def report_errors(errors: list[TracesiteError]) -> None:
-    """Print every error, one addressed line each, to stderr."""
+    """Print every error, one addressed line each, to stderr (an error's text is one line with
+    its control characters escaped: see :func:`~tracesite.core.safetext.terminal_text`)."""
     for err in errors:
-        for line in str(err).splitlines() or [""]:
-            click.echo(line, err=True)
+        click.echo(terminal_text(str(err)), err=True)
 
 
 def at_the_edge(func: F) -> F:
@@ -48,7 +49,8 @@ def at_the_edge(func: F) -> F:
             if verbose:
                 traceback.print_exc()
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc} (run with --verbose)", err=True
+                terminal_text(f"internal error: {type(exc).__name__}: {exc} (run with --verbose)"),
+                err=True,
             )
             sys.exit(1)
 
@@ -100,7 +102,7 @@ def render(
         compare=Path(compare) if compare else None,
         compare_index=compare_index,
     )
-    click.echo(f"wrote {out}")
+    click.echo(terminal_text(f"wrote {out}"))
 
 
 @main.command()
@@ -168,7 +170,12 @@ def new(directory: str) -> None:
 @click.option("--no-build", is_flag=True, help="Publish the existing output folder as it is.")
 @at_the_edge
 def deploy(
-    project: str, remote: str, branch: str, message: str | None, cname: str | None, no_build: bool
+    project: str,
+    remote: str,
+    branch: str,
+    message: str | None,
+    cname: str | None,
+    no_build: bool,
 ) -> None:
     """Build and push the site to a GitHub Pages branch."""
     from tracesite.deploy.publish import DeployOptions, deploy_project
@@ -176,6 +183,10 @@ def deploy(
     deploy_project(
         Path(project),
         DeployOptions(
-            remote=remote, branch=branch, message=message, cname=cname, build=not no_build
+            remote=remote,
+            branch=branch,
+            message=message,
+            cname=cname,
+            build=not no_build,
         ),
     )

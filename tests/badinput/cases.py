@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -154,6 +155,24 @@ def _responses(logprobs: object) -> bytes:
 def _npz(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def _npz_declaring(name: str, shape: tuple[int, ...], dtype: str, suffix: str = ".npy") -> bytes:
+    """An .npz whose array ``name`` declares ``shape`` in its header and holds no data (and a
+    well-formed ``logprobs``)."""
+    from numpy.lib import format as npformat
+
+    def npy(shape: tuple[int, ...], dtype: str, data: bytes = b"") -> bytes:
+        head = io.BytesIO()
+        header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+        npformat.write_array_header_1_0(head, header)
+        return head.getvalue() + data
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(name + suffix, npy(shape, dtype))
+        archive.writestr("logprobs.npy", npy((1,), "<f8", bytes(8)))
     return buf.getvalue()
 
 
@@ -532,6 +551,19 @@ TRACE_CASES: list[Case] = [
     ),
     Case("npz-missing-arrays", "missing.npz", _npz(foo=np.array([1, 2])), r"tokens: missing array"),
     Case("npz-truncated", "cut.npz", b"PK\x03\x04" + bytes(100), r"not a readable \.npz trace"),
+    Case(  # issue 17: numpy allocated shape x itemsize from the header before reading
+        "npz-header-declares-a-huge-array",
+        "huge.npz",
+        _npz_declaring("tokens", (10**12,), "<U8"),
+        r"tokens: the array header declares shape \(1000000000000,\) of <U8 "
+        r"\(32,000,000,000,000 bytes\) but the archive holds 0 bytes for it",
+    ),
+    Case(
+        "npz-member-without-npy-suffix-declaring-a-huge-array",
+        "huge-raw.npz",
+        _npz_declaring("tokens", (10**9, 10**9), "<f8", suffix=""),
+        r"tokens: the array header declares shape \(1000000000, 1000000000\)",
+    ),
     Case(
         "npz-object-array-not-unpickled",
         "pickle.npz",
@@ -607,7 +639,9 @@ TRACE_CASES: list[Case] = [
         "bytes-truth.json",
         _chat([{**_entry("a"), "bytes": [98]}]),
         None,
-        _one(lambda o: o["text"] == "b"),
+        # the tokens' text comes from the bytes ("b", not the label "a"); the text is the
+        # provider's ("ab", issue 15), and the difference is flagged
+        _one(lambda o: o["text"] == "ab" and "tokens: 'b'" in o["flags"][-1]["message"]),
     ),
     # -- found by fuzzing (bench/fuzz_readers.py); see docs/reliability.md
     Case(
@@ -674,7 +708,91 @@ NOTE_CASES: list[Case] = [
         "front-matter-python-tag",
         "pytag.md",
         b"---\ntitle: !!python/object/apply:os.system ['echo pwned']\n---\nbody\n",
-        r":2: front matter: could not determine a constructor",
+        r":2: front matter: title: could not determine a constructor",
+    ),
+    # -- issue 17: values YAML accepts that Python cannot build, and work without bound
+    Case(
+        "front-matter-february-30",
+        "feb30.md",
+        b"---\ntitle: t\ndate: 2024-02-30\n---\nbody\n",
+        r":3: front matter: date: day is out of range for month$",
+    ),
+    Case(
+        "front-matter-month-13",
+        "month13.md",
+        b"---\ndate: 2024-13-01\n---\nbody\n",
+        r":2: front matter: date: month must be in 1\.\.12$",
+    ),
+    Case(
+        "front-matter-hour-25",
+        "hour25.md",
+        b"---\ncreated: 2024-01-01 25:00:00\n---\nbody\n",
+        r":2: front matter: created: hour must be in 0\.\.23$",
+    ),
+    Case(
+        "front-matter-float-tag-on-garbage",
+        "float-abc.md",
+        b"---\ntitle: !!float abc\n---\nbody\n",
+        r":2: front matter: title: not a valid float: 'abc'$",
+    ),
+    Case(
+        "front-matter-timestamp-tag-on-garbage",
+        "timestamp-x.md",
+        b"---\ndate: !!timestamp x\n---\nbody\n",
+        r":2: front matter: date: not a valid timestamp: 'x'$",
+    ),
+    Case(
+        "front-matter-int-of-5000-digits",
+        "huge-int.md",
+        b"---\ntitle: 1" + b"0" * 5000 + b"\n---\nbody\n",
+        r":2: front matter: title: not a valid int: a number with too many digits$",
+    ),
+    Case(
+        "front-matter-nested-5000-deep",
+        "deep-yaml.md",
+        b"---\ntags: " + b"[" * 5000 + b"]" * 5000 + b"\n---\nbody\n",
+        r":2: front matter: nested more than 50 levels deep$",
+    ),
+    Case(
+        "front-matter-alias-bomb",
+        "bomb.md",
+        b"---\na: &a [x, x, x, x, x, x, x, x, x]\n"
+        + b"".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n".encode()
+            for i in range(8)
+        )
+        + b"tags: *i\n---\nbody\n",
+        r":2: front matter: its aliases expand to more than 100,000 values",
+    ),
+    Case(
+        "front-matter-recursive-alias",
+        "self-alias.md",
+        b"---\ntags: &a [*a]\n---\nbody\n",
+        r":2: front matter: its aliases expand to more than|:2: front matter: an alias refers",
+    ),
+    Case(
+        "front-matter-tag-of-300-characters",
+        "long-tag.md",
+        b"---\ntags: [" + b"x" * 300 + b"]\n---\nbody\n",
+        r":2: front matter: tags: a tag is at most 100 characters, got 300",
+    ),
+    Case(
+        "markdown-50k-line-of-brackets",
+        "brackets.md",
+        b"# Brackets\n\n" + b"[" * 50_000 + b"\n",
+        r":3: Markdown: the 50,000 '\[' of this paragraph would take minutes to render",
+    ),
+    Case(
+        "markdown-unclosed-tags",
+        "tags-open.md",
+        b"# Tags\n\n" + b"<a " * 20_000 + b"\n",
+        r":3: Markdown: 20,000 '<' that do not close with '>' would take minutes",
+    ),
+    Case(
+        "markdown-lists-nested-on-one-line",
+        "deep-list.md",
+        b"# Lists\n\n" + b"1. " * 2000 + b"x\n",
+        r":3: Markdown: lists, quotes or tags nested too deeply to render$",
     ),
     Case(
         "front-matter-tags-a-number",
@@ -754,6 +872,12 @@ NOTE_CASES: list[Case] = [
         "trace-block-nul-byte",
         "nul.md",
         b'# x\n\n```trace\nsrc: "good.json\\0"\n```\n',
+        r":3: trace block: src .* not found under content/",
+    ),
+    Case(  # issue 17: a name no file system can hold raised UnicodeEncodeError
+        "trace-block-src-a-lone-surrogate",
+        "src-surrogate.md",
+        b'# x\n\n```trace\nsrc: "\\ud800.json"\n```\n',
         r":3: trace block: src .* not found under content/",
     ),
     Case(

@@ -13,13 +13,14 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from tracesite.build.cache import CACHE_DIR, load_entry
+from tracesite.build.cache import load_entry
+from tracesite.build.cachedir import cache_dir_for
 from tracesite.build.embeds import Embed
 from tracesite.build.emit import PageEmitter, digest_of
 from tracesite.build.static import copy_static
 from tracesite.build.writer import SiteWriter
 from tracesite.core.config import Config
-from tracesite.core.errors import BuildError, Diagnostics
+from tracesite.core.errors import BuildError, Diagnostics, NoteError
 from tracesite.core.version import __version__
 from tracesite.model.summary import TraceSummary
 from tracesite.site.discover import Content
@@ -42,7 +43,16 @@ from tracesite.site.pages import (
     TagPage,
     TagsPage,
 )
-from tracesite.site.urls import TAGS_URL, relative, root_for, standalone_url, tag_url, url_path
+from tracesite.site.tagnames import one_spelling_per_tag
+from tracesite.site.urls import (
+    TAGS_URL,
+    relative,
+    root_for,
+    slugify,
+    standalone_url,
+    tag_url,
+    url_path,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ class NoteFiller:
         self, config: Config, diag: Diagnostics, urls: dict[str, str], embeds: list[Embed]
     ) -> None:
         self.config, self.diag, self.urls = config, diag, urls
-        self.cache_dir = config.project / CACHE_DIR
+        self.cache_dir = cache_dir_for(config.project).path
         self.embeds: dict[Path, list[Embed]] = {}
         for e in embeds:
             self.embeds.setdefault(e.note, []).append(e)
@@ -114,8 +124,10 @@ def write_site(
 ) -> Written:
     """Write every page of the site into ``output``. ``env``: a Jinja environment of this
     theme kept from an earlier build (the dev server's), so templates are not compiled again."""
-    writer = SiteWriter(output, clean=clean)
-    assets = copy_static(writer, config, content, need_bokeh=bool(entries) or bool(embeds))
+    writer = SiteWriter(output, clean=clean, label=config.shown(output))
+    _report_content(config, content, diag)
+    entries = _one_spelling_per_tag(config, entries, diag)
+    assets = copy_static(writer, config, content, diag, need_bokeh=bool(entries) or bool(embeds))
     site = SiteContext.of(config, assets)
     theme_key = _theme_fingerprint(config, site)
     out = PageEmitter(Renderer(config, site, env), writer, diag, theme_key)
@@ -123,19 +135,64 @@ def write_site(
     filler = NoteFiller(config, diag, urls, embeds)
     _write_trace_pages(config, entries, out, filler, digest_of(theme_key, sorted(urls.items())))
     _write_standalone(config, content, notes, out, filler, dev)
-    _write_gallery_pages(config, notes, entries, out)
-    writer.write(".nojekyll", "")
+    _write_gallery_pages(config, notes, entries, out, filler)
+    _write_file(out, ".nojekyll", "")
     if config.site.absolute:
-        writer.write(
+        _write_file(
+            out,
             "sitemap.xml",
             sitemap_xml(config.site.base_url, [url_path(u) for u in out.pages if u != "404.html"]),
         )
-    writer.finish()
+    try:
+        writer.finish()
+    except BuildError as exc:
+        diag.error(exc)
     return Written(n_pages=len(out.pages), changed=list(writer.changed))
 
 
+def _write_file(out: PageEmitter, rel: str, data: str) -> None:
+    """A file of the site that is not a page; a failed write is an error, the build goes on."""
+    try:
+        out.writer.write(rel, data)
+    except BuildError as exc:
+        out.diag.error(exc)
+
+
+def _report_content(config: Config, content: Content, diag: Diagnostics) -> None:
+    """What discovery left out: symlinks under content/ that lead outside it.
+
+    (Reported here, where a build has its sink; :func:`~tracesite.site.discover.discover`
+    only collects them.)"""
+    for link, target in content.refused:
+        diag.warn(
+            BuildError(
+                f"a symlink to {target}, outside the content folder; left out of the site",
+                path=config.shown(link),
+            )
+        )
+
+
+def _one_spelling_per_tag(
+    config: Config, entries: list[TraceEntry], diag: Diagnostics
+) -> list[TraceEntry]:
+    entries, respelled = one_spelling_per_tag(entries)
+    for r in respelled:
+        diag.warn(
+            NoteError(
+                f"tag {r.tag!r} is shown as {r.kept!r}: tags that differ only in case or "
+                f"punctuation share one page (tags/{slugify(r.kept)}/)",
+                path=config.shown(r.note) if r.note is not None else "",
+            )
+        )
+    return entries
+
+
 def _write_gallery_pages(
-    config: Config, notes: dict[Path, Note], entries: list[TraceEntry], out: PageEmitter
+    config: Config,
+    notes: dict[Path, Note],
+    entries: list[TraceEntry],
+    out: PageEmitter,
+    filler: NoteFiller,
 ) -> None:
     """The pages about the whole gallery: tag pages, the tag list, the search index, the
     index (with the gallery's introduction, ``content/index.md``) and the 404 page."""
@@ -158,8 +215,11 @@ def _write_gallery_pages(
         TagsPage(title="Tags", root="../", url=TAGS_URL, kind="tags", tags=tags_rows),
         "tags",
     )
-    out.writer.write("assets/search-index.js", search_index_js(entries))
-    intro = notes.get(config.build.content_dir / "index.md")
+    _write_file(out, "assets/search-index.js", search_index_js(entries))
+    intro_file = config.build.content_dir / "index.md"
+    intro = notes.get(intro_file)
+    # the introduction is a note like any other: links rewritten, script URLs removed
+    intro_html = filler.fill(intro, intro_file, "index.html") if intro else Markup("")
     out.emit(
         IndexPage(
             title=config.site.title,
@@ -169,7 +229,7 @@ def _write_gallery_pages(
             description=config.site.description,
             sections=sections(entries),
             tags=tuple((t, len(c)) for t, c in by_tag.items()),
-            intro_html=Markup(intro.html) if intro else Markup(""),
+            intro_html=intro_html,
             n_traces=len(entries),
         ),
         "index",
@@ -207,7 +267,7 @@ def _write_trace_pages(
     filler: NoteFiller,
     links_key: str,
 ) -> None:
-    cache_dir = config.project / CACHE_DIR
+    cache_dir = cache_dir_for(config.project).path
     fragments: list[dict[str, str]] = []
     summaries: list[TraceSummary] = []
     loaded_key = ""
@@ -225,14 +285,15 @@ def _write_trace_pages(
             prev_e.card if prev_e else None,
             next_e.card if next_e else None,
         )
-        if out.unchanged(e.card.url, key, e.source.rel):
+        source = config.shown(e.source.path)  # what messages name: "content/x.json"
+        if out.unchanged(e.card.url, key, source):
             continue
         if e.cache_key != loaded_key:
             try:
                 summaries, fragments = load_entry(cache_dir, e.cache_key)
             except (OSError, ValueError) as exc:  # the cache folder was deleted mid-build
                 out.diag.error(
-                    BuildError(f"the rendered heatmap left the cache: {exc}", path=e.source.rel)
+                    BuildError(f"the rendered heatmap left the cache: {exc}", path=source)
                 )
                 continue
             loaded_key = e.cache_key
@@ -250,11 +311,7 @@ def _write_trace_pages(
             previous=prev_e.card if prev_e else None,
             next=next_e.card if next_e else None,
         )
-        out.emit(
-            page,
-            e.source.rel,
-            key,
-        )
+        out.emit(page, source, key)
 
 
 def _write_standalone(
@@ -283,5 +340,5 @@ def _write_standalone(
                 toc_html=Markup(note.toc_html),
                 has_heatmap=bool(note.embeds),
             ),
-            rel,
+            config.shown(path),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tracesite.build.cache import CACHE_DIR
+from tracesite.build.cachedir import cache_dir_for
 from tracesite.build.job import EmbedError, FileResult, Slice, Task
 from tracesite.core.config import Config
 from tracesite.core.errors import NoteError, TracesiteError
@@ -29,7 +29,7 @@ class Embed:
 
 def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> list[Embed]:
     """The embeds of the notes in ``wanted`` (the pages this build writes), in order."""
-    cache_dir = config.project / CACHE_DIR
+    cache_dir = cache_dir_for(config.project).path
     out: list[Embed] = []
     for path, note in notes.items():
         if path not in wanted:

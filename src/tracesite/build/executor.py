@@ -1,12 +1,16 @@
 """Running render tasks: the cache answers what it can in this process, worker processes the rest.
 
 The garbage-collector settings that make workers faster are set in each worker by its
-initializer (:func:`tracesite.build.job.worker_init`), never in the calling process.
+initializer (:func:`tracesite.build.job.worker_init`), never in the calling process; each worker
+also exits when the process that started it is gone (:func:`_worker_start`), so a build killed
+with SIGKILL leaves no worker behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
 import threading
 import time
@@ -68,6 +72,41 @@ def _mp_context() -> BaseContext:
     return get_context("spawn")
 
 
+#: How often a worker looks whether the process that started it is still there.
+PARENT_POLL_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _worker_start(parent: int, parent_is_main_thread: bool) -> None:
+    """A pool worker's initializer: die with the build, then :func:`worker_init`.
+
+    A build killed with SIGKILL runs no clean-up, and its workers, blocked on a queue whose
+    other end they hold themselves (forked siblings inherit it), would wait for ever. On Linux
+    the kernel kills the worker when its parent dies (``PR_SET_PDEATHSIG``; only when the pool
+    was started by the main thread: the signal follows the thread that forked, and a dev-server
+    build runs in a thread of its own); everywhere, a watchdog thread exits the worker once its
+    parent is gone (it is re-parented, so ``getppid()`` changes)."""
+    if parent_is_main_thread and sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc to ask: the watchdog still holds
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="tracesite-parent-watch", daemon=True
+    ).start()
+    worker_init()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResult]:
     if jobs <= 1:
         for t in tasks:
@@ -75,7 +114,10 @@ def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResul
             progress.step()
         return
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_mp_context(), initializer=worker_init
+        max_workers=jobs,
+        mp_context=_mp_context(),
+        initializer=_worker_start,
+        initargs=(os.getpid(), threading.current_thread() is threading.main_thread()),
     ) as pool:
         for r in pool.map(run_task, tasks, chunksize=1):
             yield r

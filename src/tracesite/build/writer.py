@@ -8,6 +8,7 @@ folder and what it wrote (for safe ``--clean`` and stale-file removal).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracesite.core.errors import BuildError
+from tracesite.core.safetext import utf8
 
 MARKER = ".tracesite-build"
 TMP_PREFIX = ".tmp-"
@@ -53,11 +55,32 @@ def check_output_dir(output: Path, project: Path, content: Path) -> None:
         )
 
 
-class SiteWriter:
-    """Writes site files atomically and remembers them; one instance per build."""
+#: Errors after which no further write can succeed: the rest of the build is not written.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
-    def __init__(self, root: Path, *, clean: bool = False) -> None:
+
+def write_error(exc: OSError, shown: str) -> str:
+    """``no space left on device writing site/traces/x/index.html``: the OS's reason, what."""
+    reason = exc.strerror or type(exc).__name__
+    return f"{reason[:1].lower()}{reason[1:]} writing {shown}"
+
+
+class SiteWriter:
+    """Writes site files atomically and remembers them; one instance per build.
+
+    A write that fails (a full disk, a name too long for the file system, a folder made
+    read-only) is a :class:`BuildError` naming the file, and the previous site is kept whole:
+    the failed file keeps its old version, :meth:`finish` removes nothing and leaves the
+    record marked incomplete, so the next build rewrites what this one could not. After a
+    full disk, further writes are not attempted; :meth:`finish` reports how many were left.
+    """
+
+    def __init__(self, root: Path, *, clean: bool = False, label: str = "") -> None:
         self.root = root
+        self.label = label or str(root)  # how messages name the folder ("site")
+        self.failed: list[str] = []  # site paths whose write failed or was not attempted
+        self.disk_full: BuildError | None = None
+        self.not_tried = 0  # writes skipped after a full disk
         self.clean = clean
         self.written: dict[str, str] = {}  # site path -> sha1 of content
         self.sources: dict[str, str] = {}  # site path -> what produced it (for collision errors)
@@ -72,9 +95,27 @@ class SiteWriter:
         # Until finish(), the record says only which files tracesite owns, not their digests:
         # a build killed half-way may have replaced some of them, and the next build must not
         # trust the old digests for those (nor refuse the folder as foreign).
-        root.mkdir(parents=True, exist_ok=True)
         pending = {"generator": "tracesite", "complete": False, "owned": sorted(self.owned)}
-        atomic_write(root / MARKER, json.dumps(pending, indent=0).encode("utf-8"))
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            atomic_write(root / MARKER, json.dumps(pending, indent=0).encode("utf-8"))
+        except OSError as exc:
+            raise BuildError(write_error(exc, self.shown(MARKER))) from None
+        self._real_root = root.resolve()
+        self._inside_dirs: set[Path] = set()
+
+    def _inside(self, folder: Path) -> bool:
+        """Whether ``folder`` really is inside the output folder (no symlink on the way leads
+        out); asked once per folder of a build."""
+        if folder not in self._inside_dirs:
+            if not folder.resolve().is_relative_to(self._real_root):
+                return False
+            self._inside_dirs.add(folder)
+        return True
+
+    def shown(self, rel: str) -> str:
+        """A site path as messages name it: ``site/traces/x/index.html``."""
+        return f"{self.label.rstrip('/')}/{rel}"
 
     def _read_marker(self) -> tuple[dict[str, str], dict[str, str]]:
         marker = read_marker(self.root)
@@ -112,7 +153,7 @@ class SiteWriter:
         """Reserve a site path for a source; two sources for one URL is an error naming both."""
         other = self.sources.get(rel)
         if other is not None and other != source:
-            raise BuildError(f"{source} and {other} both write {rel}", path=source)
+            raise BuildError(f"this and {other} both write {rel}", path=source)
         self.sources[rel] = source
 
     def write(self, rel: str, data: str | bytes, source: str = "", key: str = "") -> None:
@@ -121,20 +162,47 @@ class SiteWriter:
             self.claim(rel, source)
         if key:
             self.keys[rel] = key
-        raw = data.encode("utf-8") if isinstance(data, str) else data
+        raw = utf8(data) if isinstance(data, str) else data
         digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
-        self.written[rel] = digest
         target = self.root / rel
         if digest and self.previous.get(rel) == digest and target.is_file():
+            self.written[rel] = digest
             return
-        atomic_write(target, raw)
+        if self.disk_full is not None:  # reported once, counted in finish()
+            self.failed.append(rel)
+            self.not_tried += 1
+            return
+        try:
+            if not self._inside(target.parent):
+                raise BuildError(
+                    f"refusing to write {self.shown(rel)}: a folder on its way is a symlink "
+                    "out of the output folder",
+                    path=source,
+                )
+            atomic_write(target, raw)
+        except OSError as exc:
+            self.failed.append(rel)
+            err = BuildError(write_error(exc, self.shown(rel)), path=source)
+            if exc.errno in _DISK_FULL:
+                self.disk_full = err
+            raise err from None
+        except BuildError:
+            self.failed.append(rel)
+            raise
+        self.written[rel] = digest
         self.changed.append(rel)
 
     def copy(self, rel: str, src: Path) -> None:
         self.write(rel, src.read_bytes())
 
     def finish(self) -> list[str]:
-        """Remove files of the previous build that this build did not write; write the marker."""
+        """Remove files of the previous build that this build did not write; write the marker.
+
+        After a failed write nothing is removed and the record stays incomplete (every file
+        it names owned, no digest trusted); raises a BuildError saying how many files a full
+        disk left unwritten."""
+        if self.failed:
+            return self._finish_incomplete()
         removed = []
         stale = set(self.owned) - set(self.written)
         if self.clean:  # --clean: nothing but what this build wrote stays
@@ -158,8 +226,25 @@ class SiteWriter:
             "files": dict(sorted(self.written.items())),
             "keys": dict(sorted(self.keys.items())),
         }
-        atomic_write(self.root / MARKER, json.dumps(marker, indent=0).encode("utf-8"))
+        self._write_marker(marker)
         return removed
+
+    def _finish_incomplete(self) -> list[str]:
+        owned = sorted(self.owned | set(self.written) | set(self.failed))
+        self._write_marker({"generator": "tracesite", "complete": False, "owned": owned})
+        if self.disk_full is not None and self.not_tried:
+            raise BuildError(
+                f"{self.not_tried} more file(s) not written after the disk was full; the previous "
+                f"version of each is kept in {self.label}",
+                path=self.disk_full.path,
+            )
+        return []
+
+    def _write_marker(self, marker: dict[str, object]) -> None:
+        try:
+            atomic_write(self.root / MARKER, json.dumps(marker, indent=0).encode("utf-8"))
+        except OSError as exc:
+            raise BuildError(write_error(exc, self.shown(MARKER))) from None
 
 
 def atomic_write(target: Path, data: bytes | Iterable[bytes]) -> None:

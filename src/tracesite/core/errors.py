@@ -1,11 +1,15 @@
 """One small error hierarchy; every user-facing error carries its address.
 
 The CLI prints each error as ``path: address: message`` (one line each, all of them) and exits 1.
+An error's text is always one line a terminal shows as it is: control characters, separators and
+bidi overrides (in a file name, say) are written as escapes (:func:`terminal_text`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+
+from tracesite.core.safetext import terminal_text
 
 
 class TracesiteError(Exception):
@@ -29,10 +33,10 @@ class TracesiteError(Exception):
 
     def __str__(self) -> str:
         if self.path and self.address.isdigit():  # a line number: "content/run3.md:4: message"
-            return f"{self.path}:{self.address}: {self.message}"
+            return terminal_text(f"{self.path}:{self.address}: {self.message}")
         parts = [p for p in (self.path, self.address) if p]
         parts.append(self.message)
-        return ": ".join(parts)
+        return terminal_text(": ".join(parts))
 
 
 class TraceReadError(TracesiteError):

@@ -21,6 +21,12 @@ import click
 
 from tracesite.build.writer import MARKER, check_output_dir, read_marker
 from tracesite.core.errors import DeployError, ErrorCollection, TracesiteError
+from tracesite.deploy.branchfiles import (
+    check_inputs,
+    commit_message,
+    foreign_files,
+    shown_list,
+)
 from tracesite.deploy.pages_url import base_url_mismatch, normalise_cname, pages_url
 
 #: GitHub Pages refuses published sites larger than 1 GB.
@@ -234,9 +240,16 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
     from tracesite.core.config import load_config
 
     config = load_config(project)
+    # a site this deploy builds comes from the working tree; --no-build publishes an earlier one
+    dirty = check_inputs(git.run, project, config.build.content_dir) if options.build else []
     site = _site_folder(project, options, config.build.output_dir, config.build.content_dir)
     size = check_site(site)
     warnings = list(size.warnings)
+    if dirty:
+        warnings.append(
+            f"publishing uncommitted changes to the site's inputs ({shown_list(dirty)}): the "
+            "site matches no commit, and the deploy commit's message says so"
+        )
 
     parent = _parent(git, options)
     with tempfile.TemporaryDirectory(prefix="tracesite-deploy-") as tmp:
@@ -254,10 +267,25 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
             staging.remove("CNAME")  # --cname '': publish without the custom domain
         if ".nojekyll" not in top_level:
             staging.add_text(".nojekyll", "")  # serve as is: no Jekyll, _-prefixed paths kept
+        kept = foreign_files(git.run, parent, staging.paths())
+        for f in kept:  # a verification file committed by hand stays where Pages serves it
+            staging.add_blob(f.mode, f.blob, f.path)
         tree = staging.write_tree()
+    if kept:
+        warnings.append(
+            f"kept {len(kept)} file(s) of the {options.branch} branch that tracesite did not "
+            f"write: {shown_list([f.path for f in kept])} (delete them from the branch yourself "
+            "if they should go)"
+        )
 
     changed = parent is None or git.run("rev-parse", f"{parent}^{{tree}}") != tree
-    commit = parent if parent is not None and not changed else _commit(git, tree, parent, options)
+    commit = (
+        parent
+        if parent is not None and not changed
+        else _commit(
+            git, tree, parent, commit_message(git.ref("HEAD"), options.message, dirty, kept)
+        )
+    )
     shown_url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", r"\1", push_url, flags=re.I)
     say(f"pushing to {options.remote} ({shown_url}) {options.branch}...")
     git.run(
@@ -322,6 +350,16 @@ class Staging:
         names = self.run("ls-files", "-z").split("\0")
         return {n.split("/", 1)[0] for n in names if n}
 
+    def paths(self) -> set[str]:
+        """Every path staged so far."""
+        return {n for n in self.run("ls-files", "-z").split("\0") if n}
+
+    def add_blob(self, mode: str, blob: str, path: str) -> None:
+        """Add a file of an earlier commit (its blob) to the tree."""
+        self.run(
+            "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", what=f"keep {path}"
+        )
+
     def add_text(self, name: str, text: str) -> None:
         """Add a top-level file to the tree without writing it into the site folder."""
         blob = self.run("hash-object", "-w", "--stdin", stdin=text.encode(), what=f"add {name}")
@@ -336,12 +374,12 @@ class Staging:
         return self.run("write-tree", what="write the site's tree")
 
 
-def _commit(git: Git, tree: str, parent: str | None, options: DeployOptions) -> str:
+def _commit(git: Git, tree: str, parent: str | None, message: str) -> str:
     return git.run(
         "commit-tree",
         tree,
         *(["-p", parent] if parent else []),
-        stdin=_message(git, options).encode("utf-8"),
+        stdin=message.encode("utf-8"),
         what="commit the site",
     )
 
@@ -433,16 +471,6 @@ def _parent(git: Git, options: DeployOptions) -> str | None:
     if local and tracking and local != tracking:
         return local if git.ok("merge-base", "--is-ancestor", tracking, local) else tracking
     return local or tracking
-
-
-def _message(git: Git, options: DeployOptions) -> str:
-    if options.message:
-        return options.message if options.message.endswith("\n") else options.message + "\n"
-    from tracesite.core.version import __version__
-
-    head = git.ref("HEAD")
-    source = f" from {head[:12]}" if head else ""
-    return f"Publish site{source}\n\nWritten by `tracesite deploy` (tracesite {__version__}).\n"
 
 
 def _report(result: DeployResult, *, first: bool, say: Callable[[str], None], quiet: bool) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npformat
 
 from tracesite.core.errors import TraceReadError
 from tracesite.formats.builder import TraceBuilder
@@ -155,9 +156,52 @@ def _read(files: Any, source: str) -> Trace:
     return b.build(TraceMeta(source=source, format=FORMAT_NAME, **meta))
 
 
+#: Deflate expands at most ~1,032 times: a member declaring more than this many bytes per
+#: byte of the archive lies about its size.
+_MAX_EXPANSION = 1100
+
+
+def check_declared_sizes(data: bytes) -> None:
+    """Refuse an archive whose arrays declare more data than it holds, before numpy allocates
+    them: numpy allocates ``shape × itemsize`` from the ``.npy`` header first and reads after,
+    so a 200-byte file declaring shape (10¹², ) ended the build with MemoryError. Each array's
+    header is checked against its member's declared size, and the declared sizes against what
+    the archive's bytes could expand to."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()  # numpy reads any member that starts like a .npy
+        declared = sum(i.file_size for i in members)
+        if declared > _MAX_EXPANSION * len(data):
+            raise _err(
+                "",
+                f"the archive declares {declared:,} bytes of arrays in a file of {len(data):,} "
+                "bytes, more than compression can give; it is damaged or hostile",
+            )
+        for info in members:
+            name = info.filename.removesuffix(".npy")
+            with archive.open(info) as fh:
+                magic = fh.read(len(npformat.MAGIC_PREFIX) + 2)
+                if not magic.startswith(npformat.MAGIC_PREFIX) or len(magic) < 8:
+                    continue
+                read_header = (
+                    npformat.read_array_header_1_0
+                    if (magic[6], magic[7]) == (1, 0)
+                    else npformat.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(fh)
+                held = info.file_size - fh.tell()
+            need = math.prod(shape) * max(1, dtype.itemsize)
+            if need > held:
+                raise _err(
+                    name,
+                    f"the array header declares shape {shape} of {dtype} ({need:,} bytes) but "
+                    f"the archive holds {max(held, 0):,} bytes for it",
+                )
+
+
 def read_npz(data: bytes, source: str) -> list[Trace]:
     """The trace in an ``.npz`` archive's bytes."""
     try:
+        check_declared_sizes(data)
         with np.load(io.BytesIO(data), allow_pickle=False) as files:
             if not hasattr(files, "files"):
                 raise _err("", "not an .npz archive of named arrays")

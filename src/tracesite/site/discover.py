@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from tracesite.core.safetext import safe_text
 from tracesite.site.urls import trace_slug
 
 # Files copied into the site as they are (images for notes, PDFs...).
@@ -35,12 +36,28 @@ def is_ignored(name: str) -> bool:
     return bool(_IGNORED.match(name))
 
 
+def resolve_inside(root: Path, path: Path) -> Path | None:
+    """Where ``path`` (a path under ``root``, or relative to it) really is, symlinks followed,
+    when that is inside ``root``; None when it leads outside (or loops, or cannot be looked up).
+
+    The one rule for what may reach the site: content files, notes, ```` ```trace ```` blocks
+    and theme files are all read through it, so a symlink in ``content/`` to ``/etc/passwd`` or
+    to a file holding the build's environment is refused, never copied into the site.
+    """
+    base = root.resolve()
+    try:
+        target = (base / path).resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop (RuntimeError on 3.11), NUL (ValueError)
+        return None
+    return target if target.is_relative_to(base) else None
+
+
 @dataclass(frozen=True)
 class TraceSource:
     """A trace file under content/ and the note beside it, if any."""
 
     path: Path
-    rel: str  # posix path under content/
+    rel: str  # posix path under content/, as pages show it (see shown_rel)
     slug: str  # "evals/run1" for content/evals/run1.json
     section: str  # first folder under content/, "" at the top
     note: Path | None = None
@@ -51,6 +68,21 @@ class Content:
     traces: list[TraceSource] = field(default_factory=list)
     pages: list[tuple[Path, str]] = field(default_factory=list)  # (path, rel)
     static: list[tuple[Path, str]] = field(default_factory=list)
+    #: symlinks under content/ that lead outside it, left out: (the link, where it points)
+    refused: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def shown_rel(path: Path, root: Path) -> str:
+    """``path`` under ``root`` as pages and URLs name it: a file name that is not UTF-8 (its
+    bytes reach Python as lone surrogates) shown with their codes, so it can be written."""
+    return safe_text(path.relative_to(root).as_posix())
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return "?"
 
 
 def discover(content_dir: Path) -> Content:
@@ -62,6 +94,9 @@ def discover(content_dir: Path) -> Content:
     for path in sorted(content_dir.rglob("*")):
         rel_parts = path.relative_to(content_dir).parts
         if any(is_ignored(part) for part in rel_parts) or not path.is_file():
+            continue
+        if resolve_inside(content_dir, path) is None:  # a symlink (here or above) leads out
+            result.refused.append((path, _link_target(path)))
             continue
         files.append(path)
     notes = {p for p in files if p.suffix.lower() == ".md"}
@@ -76,17 +111,17 @@ def discover(content_dir: Path) -> Content:
             paired.add(source.note)
         result.traces.append(source)
     for note in sorted(notes - paired):
-        result.pages.append((note, note.relative_to(content_dir).as_posix()))
+        result.pages.append((note, shown_rel(note, content_dir)))
     for path in files:
         if path.suffix.lower() in STATIC_SUFFIXES:
-            result.static.append((path, path.relative_to(content_dir).as_posix()))
+            result.static.append((path, shown_rel(path, content_dir)))
     return result
 
 
 def trace_source(path: Path, content_dir: Path, notes: dict[str, Path]) -> TraceSource:
     """What the site makes of the trace file ``path`` under ``content_dir``: its URL slug, its
     section and its note among ``notes`` (the notes of its folder, by stem)."""
-    rel = path.relative_to(content_dir).as_posix()
+    rel = shown_rel(path, content_dir)
     parts = PurePosixPath(rel).parts
     return TraceSource(
         path=path,
@@ -103,7 +138,10 @@ def notes_beside(folder: Path) -> dict[str, Path]:
     return {
         p.name[:-3]: p
         for p in sorted(folder.iterdir())
-        if p.suffix.lower() == ".md" and not is_ignored(p.name) and p.is_file()
+        if p.suffix.lower() == ".md"
+        and not is_ignored(p.name)
+        and p.is_file()
+        and (not p.is_symlink() or resolve_inside(folder, p) is not None)
     }
 
 

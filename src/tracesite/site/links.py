@@ -10,7 +10,6 @@ as Hugo's Markdown renderer does: notes often quote model output, and a click mu
 
 from __future__ import annotations
 
-import html
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -19,43 +18,20 @@ from pathlib import Path
 from markupsafe import Markup, escape
 
 from tracesite.core.errors import Diagnostics, NoteError, TracesiteError
+from tracesite.site.discover import resolve_inside
 from tracesite.site.notes import Note, TraceEmbed, split_embeds
+from tracesite.site.scripturls import (
+    Attr,
+    dangerous,
+    neutralise_script_links,
+    rewrite_attributes,
+    script_scheme,
+)
 from tracesite.site.urls import relative, trace_slug, trace_url
 
-_LINK = re.compile(r'\b(href|src)="([^"]*)"')
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-#: Browsers drop ASCII whitespace and control characters inside a URL's scheme.
-_URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")
 
-
-def script_scheme(url: str, attr: str) -> str | None:
-    """The scheme of a URL that would run script when followed (``javascript``...), else None.
-
-    The URL is read as a browser reads the attribute: entities decoded (``&#106;avascript:``),
-    whitespace and control characters dropped (``java\tscript:``), case ignored.
-    """
-    plain = _URL_NOISE.sub("", html.unescape(url)).lower()
-    scheme = plain.partition(":")[0] if ":" in plain else ""
-    if scheme in ("javascript", "vbscript"):
-        return scheme
-    if scheme == "data" and not (attr == "src" and plain.startswith("data:image/")):
-        return scheme
-    return None
-
-
-def neutralise_script_links(html_text: str) -> tuple[str, list[str]]:
-    """Note HTML with every script URL in an ``href``/``src`` replaced by ``#``, and the schemes
-    removed (for warnings). For pages that show a note without :func:`rewrite_links`."""
-    removed: list[str] = []
-
-    def fix(m: re.Match[str]) -> str:
-        scheme = script_scheme(m.group(2), m.group(1))
-        if scheme is None:
-            return m.group(0)
-        removed.append(scheme)
-        return f'{m.group(1)}="#"'
-
-    return _LINK.sub(fix, html_text), removed
+__all__ = ["neutralise_script_links", "rewrite_links", "script_scheme"]
 
 
 def rewrite_links(
@@ -65,9 +41,8 @@ def rewrite_links(
     script URLs removed (each removal a warning against ``note_label``, the note's path)."""
     folder = posixpath.dirname(note.path.as_posix())
 
-    def fix(m: re.Match[str]) -> str:
-        attr, target = m.group(1), m.group(2)
-        scheme = script_scheme(target, attr)
+    def fix(a: Attr) -> str | None:
+        scheme = dangerous(a)
         if scheme is not None:
             diag.warn(
                 NoteError(
@@ -75,10 +50,13 @@ def rewrite_links(
                     path=note_label,
                 )
             )
-            return f'{attr}="#"'
+            return f'{a.name}="#"'
+        if a.name not in ("href", "src") or a.value is None:
+            return None
+        attr, target = a.name, a.value
         path, sep, frag = target.partition("#")
         if not path or _EXTERNAL.match(path) or path.startswith("/") or "?" in path:
-            return m.group(0)
+            return None
         source = posixpath.normpath(posixpath.join(folder, path.replace("&amp;", "&")))
         url = urls.get(source)
         if url is None:
@@ -86,24 +64,32 @@ def rewrite_links(
                 diag.warn(
                     NoteError(f"link to {path!r}: no such page under content/", path=note_label)
                 )
-            return m.group(0)
+            return None
         return f'{attr}="{escape(relative(page_url, url))}{sep}{escape(frag)}"'
 
-    return _LINK.sub(fix, note.html)
+    text, removed = neutralise_script_links(rewrite_attributes(note.html, fix))
+    for scheme in removed:  # in what the first reading took for a tag's text
+        diag.warn(
+            NoteError(
+                f"link to a {scheme}: URL removed (it would run script when followed)",
+                path=note_label,
+            )
+        )
+    return text
 
 
 def resolve_embed_src(content_dir: Path, src: str) -> Path:
     """The file a ```` ```trace ```` block names, which must be a file under ``content_dir``
     (symlinks resolved first, so a link out of the content folder is refused)."""
-    content = content_dir.resolve()
     missing = NoteError(f"trace block: src {src!r} not found under content/")
     if "\x00" in src:  # no file name holds NUL; the OS would refuse to look it up
         raise missing
     try:
-        target = (content / src).resolve()
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        (content_dir / src).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop (3.11); a name no OS can hold
         raise missing from None
-    if not target.is_relative_to(content):
+    target = resolve_inside(content_dir, Path(src))  # the rule discovery uses for every file
+    if target is None:
         raise NoteError(f"trace block: src {src!r} is outside the content folder")
     if not target.is_file():
         raise missing

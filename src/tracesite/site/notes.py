@@ -1,41 +1,23 @@
-"""Markdown notes: YAML front matter, Markdown to HTML, and the ```` ```trace ```` embed block."""
+"""Markdown notes: YAML front matter (read and checked in :mod:`tracesite.site.frontmatter`),
+Markdown to HTML with its work bounded (:mod:`tracesite.site.mdlimits`), and the
+```` ```trace ```` embed block. Every problem is a :class:`NoteError` with the note and a line."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import markdown
-import yaml
 from markdown.preprocessors import Preprocessor
 
 from tracesite.core.errors import NoteError
 from tracesite.core.options import Highlight
+from tracesite.site.frontmatter import PROVENANCE_KEYS, load_yaml, read_front_matter
+from tracesite.site.mdlimits import TooSlow, convert_bounded, deepest_line, scan_cost
 
-_FRONT = re.compile(
-    r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.S | re.M
-)
-_KNOWN_KEYS = {
-    "title": "a string",
-    "description": "a string",
-    "tags": "a list of strings",
-    "date": "a date",
-    "highlight": "a list of {from, to, label}",
-    "draft": "true or false",
-    # metadata overrides for a trace (SPEC §6)
-    "model": "a string",
-    "prompt": "a string",
-    "finish_reason": "a string",
-    "created": "a date",
-    # rollouts (SPEC §15, §16): the trace's group, and what its numbers mean where the source
-    # does not say (the source's own provenance wins)
-    "group": "a string",
-    "provenance": "a mapping of engine, engine_version, logprobs, sampling, entropy, tokenizer",
-}
-PROVENANCE_KEYS = ("engine", "engine_version", "logprobs", "sampling", "entropy", "tokenizer")
+__all__ = ["PROVENANCE_KEYS", "Note", "TraceEmbed", "read_note", "split_embeds"]
 EMBED_MARKER = "<!--tracesite-embed:{}-->"
 _EMBED_RE = re.compile(r"<!--tracesite-embed:(\d+)-->")
 
@@ -68,23 +50,6 @@ class Note:
     toc_html: str = ""
     embeds: tuple[TraceEmbed, ...] = ()
     warnings: tuple[NoteError, ...] = ()
-
-
-def _date(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return (
-                dt.datetime.fromisoformat(value).isoformat()
-                if "T" in value
-                else dt.date.fromisoformat(value).isoformat()
-            )
-        except ValueError:
-            return None
-    return None
 
 
 class _TraceBlocks(Preprocessor):
@@ -123,9 +88,9 @@ class _TraceBlocks(Preprocessor):
 
     def _parse(self, body: list[str], line: int) -> TraceEmbed | None:
         try:
-            spec = yaml.safe_load("\n".join(body)) or {}
-        except yaml.YAMLError as exc:
-            self.errors.append((line, f"trace block: {getattr(exc, 'problem', None) or exc}"))
+            spec = load_yaml("\n".join(body), first_line=line + 1, what="trace block") or {}
+        except NoteError as exc:
+            self.errors.append((line, exc.message))
             return None
         if not isinstance(spec, dict) or not isinstance(spec.get("src"), str):
             self.errors.append((line, "trace block: expected `src: path/under/content.json`"))
@@ -148,7 +113,9 @@ class _TraceBlocks(Preprocessor):
 
 
 def _markdown() -> markdown.Markdown:
-    return markdown.Markdown(
+    """A Markdown renderer for one note. ``\\<`` escapes a tag (``\\<img ...>`` is text, as in
+    CommonMark); Python-Markdown's own list of escapable characters leaves ``<`` out."""
+    md = markdown.Markdown(
         extensions=[
             "tables",
             "fenced_code",
@@ -163,126 +130,8 @@ def _markdown() -> markdown.Markdown:
             "toc": {"permalink": False, "toc_depth": "2-4"},
         },
     )
-
-
-def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int, str]:
-    """Split front matter from the body.
-
-    Returns (data, body, line number where the body starts, the raw front matter text).
-    """
-    m = _FRONT.match(text)
-    if not m:
-        if text.lstrip("\ufeff").startswith("---\n"):
-            raise NoteError("front matter: no closing --- line", path=str(path), address="1")
-        return {}, text, 1, ""
-    raw = m.group(1)
-    try:
-        data = yaml.safe_load(raw) if raw.strip() else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = (mark.line + 2) if mark is not None else 1  # +1 for the opening ---, +1 one-based
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise NoteError(f"front matter: {problem}", path=str(path), address=str(line)) from None
-    if not isinstance(data, dict):
-        raise NoteError("front matter: expected key: value pairs", path=str(path), address="2")
-    return data, text[m.end() :], text[: m.end()].count("\n") + 1, raw
-
-
-def _key_line(raw: str, key: str) -> str:
-    """The line of a top-level front-matter key (line 1 is the opening ``---``), for addresses."""
-    pattern = re.compile(rf"""^(['"]?){re.escape(key)}\1[ \t]*:""")
-    for number, line in enumerate(raw.splitlines(), start=2):
-        if pattern.match(line):
-            return str(number)
-    return "1"
-
-
-def _shown(value: Any) -> str:
-    """A front-matter value as page text. NUL (``"\\0"`` in YAML) becomes U+FFFD, as an HTML
-    parser would make it in an attribute; in element text it would vanish without a trace."""
-    return str(value).replace("\x00", "\ufffd")
-
-
-def _validate(
-    data: dict[str, Any], path: Path, raw: str = ""
-) -> tuple[dict[str, Any], list[NoteError]]:
-    """Check front-matter types; return clean values and warnings (unknown keys).
-
-    Each problem is addressed with the line of its key, as YAML syntax errors are.
-    """
-    p = str(path)
-    clean: dict[str, Any] = {}
-    warnings: list[NoteError] = []
-    for key, value in data.items():
-        key = str(key)
-        line = _key_line(raw, key)
-        if key not in _KNOWN_KEYS:
-            warnings.append(
-                NoteError(f"front matter: unknown key {key!r} (ignored)", path=p, address=line)
-            )
-            continue
-        bad = NoteError(
-            f"front matter: {key} must be {_KNOWN_KEYS[key]}, got {value!r}"[:200],
-            path=p,
-            address=line,
-        )
-        if key == "provenance":
-            if not isinstance(value, dict) or any(
-                str(k) not in PROVENANCE_KEYS
-                or not (
-                    isinstance(v, str | int | float) or (k == "sampling" and isinstance(v, dict))
-                )
-                for k, v in value.items()
-            ):
-                raise bad
-            clean[key] = {
-                str(k): (
-                    {_shown(a): _shown(b) for a, b in v.items()}
-                    if isinstance(v, dict)
-                    else _shown(v)
-                )
-                for k, v in value.items()
-            }
-        elif key in ("title", "description", "model", "prompt", "finish_reason", "group"):
-            if value is None:
-                continue
-            if not isinstance(value, str | int | float) or isinstance(value, bool):
-                raise bad
-            clean[key] = _shown(value)
-        elif key in ("date", "created"):
-            d = _date(value)
-            if d is None:
-                raise bad
-            clean[key] = d
-        elif key == "draft":
-            if not isinstance(value, bool):
-                raise bad
-            clean[key] = value
-        elif key == "tags":
-            if isinstance(value, str):
-                value = [t.strip() for t in value.split(",") if t.strip()]
-            if not isinstance(value, list) or not all(isinstance(t, str | int) for t in value):
-                raise bad
-            clean[key] = tuple(dict.fromkeys(_shown(t).strip() for t in value if str(t).strip()))
-        elif key == "highlight":
-            clean[key] = _highlights(value, bad)
-    return clean, warnings
-
-
-def _highlights(value: Any, bad: NoteError) -> tuple[Highlight, ...]:
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise bad
-    out = []
-    for item in value:
-        if not isinstance(item, dict):
-            raise bad
-        start, end = item.get("from"), item.get("to", item.get("from"))
-        if not isinstance(start, int) or not isinstance(end, int) or start < 1 or end < start:
-            raise bad
-        out.append(Highlight(start=start, end=end, label=_shown(item.get("label", "") or "")))
-    return tuple(out)
+    md.ESCAPED_CHARS = [*md.ESCAPED_CHARS, "<"]
+    return md
 
 
 def _read_text(path: Path) -> str:
@@ -303,25 +152,25 @@ def _read_text(path: Path) -> str:
 
 
 def read_note(path: Path, text: str | None = None) -> Note:
-    """Parse one note. Raises NoteError (with the file and line) on bad front matter or blocks."""
+    """Parse one note. Raises NoteError (with the file and line) on bad front matter or blocks,
+    and on Markdown that would take too long or nest too deeply to render."""
     if text is None:
         text = _read_text(path)
-    data, body, body_line, raw = _front_matter(text, path)
-    clean, warnings = _validate(data, path, raw)
+    front = read_front_matter(text, str(path))
+    clean = front.values
     md = _markdown()
     embeds: list[TraceEmbed] = []
     block_errors: list[tuple[int, str]] = []
     pre = _TraceBlocks(md, embeds, block_errors)
-    pre.line_offset = body_line - 1
+    pre.line_offset = front.body_line - 1
     md.preprocessors.register(pre, "tracesite_trace_blocks", 40)  # before fenced_code (25)
-    html = md.convert(body)
+    html = _render(md, front.body, front.body_line, str(path))
     if block_errors:
         line, msg = block_errors[0]
         raise NoteError(msg, path=str(path), address=str(line))
     title = clean.get("title")
     if title is None:  # fall back to the first level-1 heading
-        m = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
-        title = m.group(1) if m else None
+        title = _first_heading(front.body)
     toc = getattr(md, "toc", "")
     return Note(
         path=path,
@@ -340,8 +189,48 @@ def read_note(path: Path, text: str | None = None) -> Note:
         html=html,
         toc_html=toc if isinstance(toc, str) and "<li>" in toc else "",
         embeds=tuple(embeds),
-        warnings=tuple(warnings),
+        warnings=front.warnings,
     )
+
+
+def _render(md: markdown.Markdown, body: str, body_line: int, path: str) -> str:
+    """The body's HTML, its work bounded (site/mdlimits.py); problems addressed to the note."""
+    too_costly = scan_cost(body, body_line)
+    if too_costly is not None:
+        raise NoteError(too_costly[1], path=path, address=str(too_costly[0]))
+    try:
+        return convert_bounded(md, body)
+    except TooSlow:
+        message = "Markdown: the note took too long to render; split it or simplify it"
+    except RecursionError:
+        line = deepest_line(body, body_line)
+        message = "Markdown: lists, quotes or tags nested too deeply to render"
+        raise NoteError(message, path=path, address=str(line)) from None
+    except NoteError:
+        raise
+    except Exception as exc:  # a bug in a Markdown extension: this note fails, the build goes on
+        message = f"Markdown: internal error ({type(exc).__name__}: {exc}); please report it"
+    raise NoteError(message, path=path, address=str(body_line))
+
+
+_HEADING = re.compile(r"#[ \t]+(\S.*)")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _first_heading(body: str) -> str | None:
+    """The text of the first level-1 ATX heading (``# Title #``), Markdown escapes undone. A
+    line scan: the regex it replaces backtracked cubically on a heading with long runs of
+    spaces."""
+    for line in body.split("\n"):
+        m = _HEADING.match(line)
+        if m is None:
+            continue
+        title = m.group(1).rstrip()
+        closed = title.rstrip("#")
+        if closed != title and (not closed or closed[-1] in " \t"):
+            title = closed.rstrip()
+        return _ESCAPED.sub(r"\1", title) or None
+    return None
 
 
 def split_embeds(html: str) -> list[str | int]:

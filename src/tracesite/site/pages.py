@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from tracesite.core.config import Config, builtin_themes_dir
 from tracesite.core.options import Highlight
+from tracesite.core.safetext import utf8
 from tracesite.core.version import __version__
 from tracesite.model.summary import TraceSummary
 from tracesite.site.urls import tag_url, url_path
@@ -277,7 +278,7 @@ class Renderer:
         template = self.env.get_template(PAGE_TEMPLATES[page.kind])
         out = bytearray()
         for piece in template.generate(site=self.site, page=page):
-            out += piece.encode("utf-8")
+            out += utf8(piece)  # a lone surrogate fails no page (core.safetext)
         return bytes(out)
 
 
