@@ -10,6 +10,7 @@ import pytest
 
 import tracesite
 from formats_helpers import CORPUS, FIXTURES, all_corpus_files, all_fixture_files
+from tracesite.model.checks import data_flags
 
 #: file -> (format, traces' token counts, largest top-k), from SOURCES.md's tables.
 EXPECTED: dict[str, tuple[str, int, int]] = {
@@ -70,7 +71,8 @@ EXPECTED: dict[str, tuple[str, int, int]] = {
 }
 
 #: The one file whose provider text (the stream events' text) is not the tokens' text: the old
-#: form reports the token "byte: \\x89" while the event shows the server's merged " щ" (quirk 8).
+#: form reports the token "byte: \\x89" while the event shows the server's merged " щ" (quirk 8);
+#: its ``text`` is the provider's, "овые щё", and the difference is flagged (``text_differs``).
 TEXT_DIFFERS = {"llamacpp/ikllamacpp-b66cecc-completion-stream-oldform-prob-1-0.sse.jsonl"}
 
 
@@ -91,11 +93,15 @@ def _check(rel: str, path: Path) -> None:
     t = traces[0]
     assert (t.meta.format, t.n_tokens, t.stats.top_k) == (fmt, n, k)
     assert t.meta.source == str(path) and t.meta.index == 0
+    codes = {f.code for f in data_flags(t)}
     if rel in TEXT_DIFFERS:
-        assert t.meta.provider_text is not None and t.meta.provider_text != t.text
+        # the provider's text is the text; the tokens' own spelling is kept, the difference flagged
+        assert t.meta.provider_text is not None and t.meta.provider_text != t.token_text
+        assert t.text == t.meta.provider_text and "text_differs" in codes
     elif not rel.endswith("logprobsResult.json"):  # a bare logprobsResult carries no text
         assert t.meta.provider_text is not None
-        assert t.text == t.meta.provider_text
+        assert t.text == t.meta.provider_text == t.token_text
+        assert "text_differs" not in codes  # special tokens left out on both sides
 
 
 @pytest.mark.parametrize("rel", sorted(str(p.relative_to(FIXTURES)) for p in all_fixture_files()))

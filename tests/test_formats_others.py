@@ -16,6 +16,7 @@ from formats_helpers import fixture, read_json, read_text
 from tracesite import Trace, TraceReadError
 from tracesite.formats import read_bytes
 from tracesite.formats.npz import save_npz, to_npz_arrays
+from tracesite.model.checks import data_flags
 from tracesite.model.trace import Candidate, Position, TraceMeta
 
 
@@ -214,8 +215,11 @@ def test_llamacpp_probabilities_one_and_zero_quirk9() -> None:
     assert len(zeros) == 27 and (zeros == -math.inf).all()  # log 0: exact, not unknown
     assert t.stats.n_unknown == 0 and t.stats.mean_prob == 1.0
     # quirk 8: the event text (" щ", the server's merged bytes) differs from the entry
-    # ("byte: \\x89"); the entry is the token, the events' text is kept for comparison
-    assert t.meta.provider_text == "овые щё" and t.text == "овые\ufffdё"
+    # ("byte: \\x89"); the entry is the token, the events' text is the text (issue 15), the
+    # tokens' own spelling is kept and the difference flagged
+    assert t.meta.provider_text == "овые щё" == t.text and t.token_text == "овые\ufffdё"
+    (flag,) = [f for f in data_flags(t) if f.code == "text_differs"]
+    assert "character 4" in flag.message and flag.positions == (2,)
 
 
 def test_llamacpp_non_streamed_and_post_sampling_forms() -> None:

@@ -1,6 +1,8 @@
 """The render cache: one file per trace file, keyed by content, safe to delete at any time.
 
-The key is the file's bytes, the heatmap options, the renderer version, Bokeh's version and a
+The key is the file's bytes, the heatmap options, the part of the file rendered and how it is
+read (an embedded slice, a rollout table's row range, the ``[rollouts]`` options with the
+tokenizer's content digest: ``Task.part``), the renderer version, Bokeh's version and a
 fingerprint of tracesite's own source, so a hit is never stale (not even after editing a renderer
 in an editable install). A hit costs one hash and one small JSON read.
 
@@ -59,10 +61,19 @@ RENDER_KEY = (
 )
 
 
-def cache_key(data: bytes, options: HeatmapOptions, part: str = "") -> str:
+def content_digest(data: bytes) -> bytes:
+    """What a cache key takes of a file's bytes (their SHA-256)."""
+    return hashlib.sha256(data).digest()
+
+
+def cache_key(
+    data: bytes, options: HeatmapOptions, part: str = "", *, digest: bytes | None = None
+) -> str:
     """The key of a render of ``data`` with ``options``; ``part`` names a piece of the file (an
-    embedded slice) when the render is not of the whole file."""
-    h = hashlib.sha256(data)
+    embedded slice, a range of rows) and how it is read (``[rollouts]``), "" for all of it read
+    the default way. ``digest``: the bytes' :func:`content_digest`, when already known (the
+    row ranges of one big table share it), instead of hashing ``data`` again."""
+    h = hashlib.sha256(digest if digest is not None else content_digest(data))
     h.update(RENDER_KEY.encode())
     h.update(repr(options).encode())
     if part:
@@ -129,7 +140,12 @@ def load_cached(cache_dir: Path, key: str) -> list[TraceSummary] | None:
 
 def load_entry(cache_dir: Path, key: str) -> tuple[list[TraceSummary], list[dict[str, str]]]:
     """The summaries and rendered fragments of every trace of a cached file, in file order, in
-    one read; OSError or ValueError when the entry is missing or not whole."""
+    one read; OSError or ValueError when the entry is missing or not whole.
+
+    Both lists are indexed by the trace's index in its file. The entry of a range of rows of a
+    big rollout table (a task of ``rows=a,b``) holds rows ``a..b-1`` only: its lists start at
+    index ``a``, the slots before it repeating row ``a`` (cheap references, never shown: the
+    pages of those rows read the entries of their own ranges)."""
     with _entry(cache_dir, key).open("rb") as fh:
         header, _ = _header(fh)
         body = fh.read()
@@ -145,4 +161,8 @@ def load_entry(cache_dir: Path, key: str) -> tuple[list[TraceSummary], list[dict
             frag[name] = body[at : at + n].decode("utf-8", "surrogatepass")
             at += n
         out.append(frag)
+    first = summaries[0].index if summaries and len(out) == len(summaries) else 0
+    if first > 0:
+        summaries = [summaries[0]] * first + summaries
+        out = [out[0]] * first + out
     return summaries, out

@@ -8,13 +8,13 @@ called the build (the dev server, a notebook).
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tracesite.build.cache import cache_key, load_cached, store
+from tracesite.build.cache import cache_key, content_digest, load_cached, store
 from tracesite.core.errors import TraceReadError, TracesiteError
-from tracesite.core.options import HeatmapOptions
+from tracesite.core.options import HeatmapOptions, ReadOptions
 from tracesite.model.summary import TraceSummary
 
 if TYPE_CHECKING:
@@ -33,27 +33,37 @@ class Slice:
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of render work: a trace file's pages, or one embed of a trace in a note."""
+    """One unit of render work: a trace file's pages (all of them, or those of a range of rows
+    of a big rollout table), or one embed of a trace in a note."""
 
     path: Path
     rel: str  # the file as messages name it (relative to the project)
     options: HeatmapOptions
     cache_dir: Path
-    embed: Slice | None = None  # None: every trace of the file, for its own pages
+    embed: Slice | None = None  # None: the file's traces, for their own pages
+    read: ReadOptions = field(default_factory=ReadOptions)  # [rollouts]: how tables are read
+    rows: tuple[int, int] | None = None  # rows start..stop-1 of a table; None: every trace
+    n_rows: int = 0  # with ``rows``: the table's row count (its traces' n_in_file)
 
     @property
     def part(self) -> str:
-        """Which piece of the file is rendered: "" for the whole file, else the embedded slice."""
+        """Which piece of the file is rendered and how it is read: "" for the whole file with
+        default reading, else the embedded slice, the row range, the read options' digest."""
         e = self.embed
-        return "" if e is None else f"embed={e.index},{e.start},{e.end}"
+        parts = [] if e is None else [f"embed={e.index},{e.start},{e.end}"]
+        if self.rows is not None:
+            parts.append(f"rows={self.rows[0]},{self.rows[1]}")
+        if self.read.digest:
+            parts.append(f"read={self.read.digest}")
+        return ";".join(parts)
 
     @property
     def index_name(self) -> str:
         """The task's name in the stat index: the file, or the file and the embedded slice."""
         return f"{self.path}#{self.part}" if self.part else str(self.path)
 
-    def key(self, data: bytes) -> str:
-        return cache_key(data, self.options, self.part)
+    def key(self, data: bytes, digest: bytes | None = None) -> str:
+        return cache_key(data, self.options, self.part, digest=digest)
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class FileResult:
 
 
 def _read(task: Task) -> tuple[bytes, str] | FileResult:
+    """The file's bytes and the task's cache key, or the read error."""
     try:
         data = task.path.read_bytes()
     except OSError as exc:
@@ -77,17 +88,32 @@ def _read(task: Task) -> tuple[bytes, str] | FileResult:
     return data, task.key(data)
 
 
-def lookup(task: Task) -> FileResult | None:
+#: A file and its stat -> its content digest (what :func:`lookup` remembers within one build).
+Digests = dict[tuple[Path, Any], bytes]
+
+
+def lookup(task: Task, digests: Digests | None = None, st: Any = None) -> FileResult | None:
     """The cached result of a task (or its read error) without rendering; None on a miss.
 
     Cheap (one read, one hash, the first line of the cache entry), so a build can ask it in the
-    main process and start worker processes only for the misses.
+    main process and start worker processes only for the misses. The row ranges of one big
+    rollout table are many tasks of one file: given ``digests`` and the file's stat ``st``, its
+    bytes are read and hashed for the first of them only (32 reads and hashes of a 200 MB table
+    took 9 s before the pool started).
     """
-    got = _read(task)
-    if isinstance(got, FileResult):
-        return got
-    hit = load_cached(task.cache_dir, got[1])
-    return None if hit is None else FileResult(task.rel, got[1], hit, cached=True)
+    remember = digests is not None and st is not None and task.rows is not None
+    digest = digests.get((task.path, st)) if remember and digests is not None else None
+    if digest is not None:
+        key = task.key(b"", digest)
+    else:
+        got = _read(task)
+        if isinstance(got, FileResult):
+            return got
+        data, key = got
+        if remember and digests is not None:
+            digests[(task.path, st)] = content_digest(data)
+    hit = load_cached(task.cache_dir, key)
+    return None if hit is None else FileResult(task.rel, key, hit, cached=True)
 
 
 _WARM_UP = (
@@ -147,13 +173,14 @@ def process_file(task: Task) -> FileResult:
         from tracesite.model.summary import summarise
         from tracesite.render.fragments import render_fragments
 
-        traces = read_bytes(data, rel)
-        if not traces:
-            raise TraceReadError("the file holds no trace", path=rel)
         if task.embed is not None:
-            summaries, fragments = [], [_embed_fragment(traces, task.embed, task.options)]
+            summaries, fragments = [], [_embed_fragment(data, task)]
         else:
-            summaries = [summarise(t, len(traces), task.options) for t in traces]
+            traces = read_bytes(data, rel, task.read, task.rows)
+            if not traces:
+                raise TraceReadError("the file holds no trace", path=rel)
+            n_in_file = task.n_rows if task.rows is not None else len(traces)
+            summaries = [summarise(t, n_in_file, task.options) for t in traces]
             fragments = [render_fragments(t, task.options) for t in traces]
     except TracesiteError as exc:
         return FileResult(rel, key, [], exc.located(rel))
@@ -167,13 +194,30 @@ def process_file(task: Task) -> FileResult:
     return FileResult(rel, key, summaries)
 
 
-def _embed_fragment(traces: list[Trace], embed: Slice, options: HeatmapOptions) -> dict[str, str]:
+def _embedded(data: bytes, task: Task, index: int) -> tuple[Trace | None, int]:
+    """Trace ``index`` of a file (None when it has fewer) and how many traces it holds; of a
+    rollout table, only that row is read."""
+    from tracesite.formats import read_bytes, table_rows
+
+    n = table_rows(data, task.read)
+    if n is not None:
+        got = read_bytes(data, task.rel, task.read, (index, index + 1)) if index < n else []
+        return (got[0] if got else None), n
+    traces = read_bytes(data, task.rel, task.read)
+    return (traces[index] if index < len(traces) else None), len(traces)
+
+
+def _embed_fragment(data: bytes, task: Task) -> dict[str, str]:
     """The heatmap of one embedded slice, with what its caption says (the positions shown)."""
     from tracesite.render.fragments import render_fragments
 
-    if embed.index >= len(traces):
-        raise EmbedError(f"index {embed.index} but the file holds {len(traces)} trace(s)")
-    trace = traces[embed.index]
+    embed, options = task.embed, task.options
+    assert embed is not None
+    trace, n_in_file = _embedded(data, task, embed.index)
+    if n_in_file == 0:
+        raise TraceReadError("the file holds no trace", path=task.rel)
+    if trace is None:
+        raise EmbedError(f"index {embed.index} but the file holds {n_in_file} trace(s)")
     shown = ""
     if embed.start is not None and embed.end is not None:
         if embed.start > trace.n_tokens:
@@ -186,7 +230,7 @@ def _embed_fragment(traces: list[Trace], embed: Slice, options: HeatmapOptions) 
         "div": frag["div"],
         "script": frag["script"],
         "positions": shown,
-        "n_in_file": str(len(traces)),
+        "n_in_file": str(n_in_file),
     }
 
 

@@ -8,26 +8,27 @@ from pathlib import Path
 import jinja2
 
 from tracesite.build.cache import has_entry, load_cached
-from tracesite.build.job import FileResult, Slice, Task, lookup
+from tracesite.build.job import Digests, FileResult, Slice, Task, lookup
 from tracesite.build.statindex import Stat, StatIndex, stat_of
 from tracesite.core.config import Config
 from tracesite.core.options import HeatmapOptions
 from tracesite.site.notes import Note
 from tracesite.site.pages import make_env
 
-Signature = tuple[Path, Stat, HeatmapOptions, Slice | None]
+Signature = tuple[Path, Stat, HeatmapOptions, Slice | None, str]
 
 
 @dataclass
 class BuildMemo:
     """Parsed notes, keyed by path and bytes: a note edit re-parses that note only. Render
-    tasks' cache lookups, keyed by path, size, mtime, ctime, inode, options and slice: an
+    tasks' cache lookups, keyed by path, size, mtime, ctime, inode, options, slice and part: an
     untouched trace file is not even read again (its bytes were hashed when first seen)."""
 
     notes: dict[tuple[Path, str], Note] = field(default_factory=dict)
     envs: dict[tuple[Path, ...], jinja2.Environment] = field(default_factory=dict)
     traces: dict[Signature, FileResult] = field(default_factory=dict)
     _seen: dict[Signature, FileResult] = field(default_factory=dict)
+    _digests: Digests = field(default_factory=dict)  # one build's: a big table's row ranges
     # False for a one-off build: remembering every file's result would hold all its summaries
     keep_traces: bool = True
 
@@ -37,7 +38,8 @@ class BuildMemo:
             st = stat_of(task.path.stat())
         except OSError:
             return lookup(task), None
-        sig = (task.path, st, task.options, task.embed)  # any write changes ctime
+        # any write changes ctime; the part names a row range and the [rollouts] options
+        sig = (task.path, st, task.options, task.embed, task.part)
         hit = self.traces.get(sig)
         if hit is not None and not has_entry(task.cache_dir, hit.key):
             hit = None  # the cache folder was deleted: ask again, which renders if need be
@@ -48,7 +50,7 @@ class BuildMemo:
             if key is not None and summaries is not None:  # known bytes: not read, not hashed
                 hit = FileResult(task.rel, key, summaries, cached=True)
             else:
-                hit, read = lookup(task), True
+                hit, read = lookup(task, self._digests, st), True
         if hit is not None and hit.error is None:
             index.record(task.path, st, hit.key, task.options, read=read, name=task.index_name)
             if self.keep_traces and not index.racy(st):
@@ -67,3 +69,4 @@ class BuildMemo:
     def rotate(self) -> None:
         """Keep only what this build used, so a long session does not accumulate entries."""
         self.traces, self._seen = self._seen, {}
+        self._digests = {}

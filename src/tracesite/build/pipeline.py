@@ -10,6 +10,9 @@ Every warning and error goes to one :class:`~tracesite.core.errors.Diagnostics`.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,9 +20,9 @@ from pathlib import Path
 import click
 
 from tracesite.build.assemble import write_site
-from tracesite.build.cache import CACHE_DIR
+from tracesite.build.cachedir import cache_dir_for
 from tracesite.build.embeds import Embed, plan_embeds, settle
-from tracesite.build.executor import run_tasks
+from tracesite.build.executor import FILES_PER_WORKER, run_tasks
 from tracesite.build.job import Task
 from tracesite.build.memo import BuildMemo
 from tracesite.build.writer import check_output_dir
@@ -31,9 +34,16 @@ from tracesite.core.errors import (
     NoteError,
     TracesiteError,
 )
+from tracesite.core.tables import table_rows
 from tracesite.site.discover import Content, TraceSource, discover
 from tracesite.site.gallery import TraceEntry, make_card
 from tracesite.site.notes import Note, read_note
+from tracesite.site.urls import slugify, trace_url
+
+#: The most rows of a rollout table one render task takes (a big table is split into ranges).
+ROWS_PER_TASK = 256
+#: The fewest: a split table's tasks are not made smaller than this to feed more workers.
+MIN_ROWS_PER_TASK = 16
 
 
 @dataclass(frozen=True)
@@ -74,11 +84,13 @@ class BuildResult:
 
 @dataclass(frozen=True)
 class Gathered:
-    """Everything the render stage is asked for: a task per trace file and per embed."""
+    """Everything the render stage is asked for: a task per trace file (or per range of rows of
+    a big rollout table) and per embed."""
 
     sources: list[TraceSource]
     trace_tasks: list[Task]
     embeds: list[Embed]
+    task_source: list[int]  # each trace task's file: its number in ``sources``
 
 
 def build_project(
@@ -96,6 +108,8 @@ def build_project(
     output.mkdir(parents=True, exist_ok=True)
     result = BuildResult(output=output)
     diag = result.diagnostics
+    if (w := cache_dir_for(config.project).warning(".")) is not None:
+        diag.warn(w)
     memo = memo if memo is not None else BuildMemo(keep_traces=False)
     # gather
     content = discover(config.build.content_dir)
@@ -180,19 +194,54 @@ def _shown(note: Note | None, opts: BuildOptions) -> bool:
 def _gather(
     content: Content, notes: dict[Path, Note], config: Config, opts: BuildOptions
 ) -> Gathered:
-    cache_dir = config.project / CACHE_DIR
+    cache_dir = cache_dir_for(config.project).path
     sources: list[TraceSource] = []
     tasks: list[Task] = []
+    owner: list[int] = []
     for src in content.traces:
         note = notes.get(src.note) if src.note else None
         if not _shown(note, opts):
             continue
         hm = config.heatmap if note is None else replace(config.heatmap, highlights=note.highlights)
         sources.append(src)
-        tasks.append(Task(src.path, config.shown(src.path), hm, cache_dir))
+        task = Task(src.path, config.shown(src.path), hm, cache_dir, read=config.read)
+        split = _split(task, opts.jobs)
+        tasks += split
+        owner += [len(sources) - 1] * len(split)
     wanted = {s.note for s in sources if s.note is not None}
     wanted |= {p for p, rel in content.pages if rel != "index.md" and _shown(notes.get(p), opts)}
-    return Gathered(sources, tasks, plan_embeds(notes, config, wanted))
+    embeds = [
+        replace(e, task=replace(e.task, read=config.read)) if e.task is not None else e
+        for e in plan_embeds(notes, config, wanted)
+    ]
+    return Gathered(sources, tasks, embeds, owner)
+
+
+def _split(task: Task, jobs: int | None) -> list[Task]:
+    """A big rollout table as tasks of row ranges, so every core renders part of it: at most
+    :data:`ROWS_PER_TASK` rows each, and enough of them to start a worker per core. The row
+    count comes from the table's metadata (or its lines), read here without pyarrow."""
+    n = table_rows(task.path, task.read)
+    if n is None or n <= MIN_ROWS_PER_TASK:
+        return [task]
+    cores = jobs or os.cpu_count() or 1
+    per = max(MIN_ROWS_PER_TASK, min(ROWS_PER_TASK, math.ceil(n / (FILES_PER_WORKER * cores))))
+    return [replace(task, rows=(a, min(n, a + per)), n_rows=n) for a in range(0, n, per)]
+
+
+def _named_by_id(entries: list[TraceEntry], names: list[str | None]) -> list[TraceEntry]:
+    """A rollout table's traces named by their ``id`` column (``traces/<file>/<id>/``) when
+    every row has one and no two give one slug; by their number otherwise."""
+    if len(entries) < 2 or any(n is None for n in names):
+        return entries
+    slugs = [slugify(str(n)) for n in names]
+    if len(set(slugs)) != len(slugs):
+        return entries
+    out = []
+    for e, name in zip(entries, slugs, strict=True):
+        slug, url = trace_url(f"{e.source.slug}/{name}", 0, 1)
+        out.append(replace(e, card=replace(e.card, slug=slug, url=url)))
+    return out
 
 
 def _render(
@@ -205,32 +254,44 @@ def _render(
 ) -> tuple[list[TraceEntry], list[Embed], int]:
     """Run every task; keep a small entry (a card) per trace and the settled embeds, in content
     order, each file's error instead of its entries. Returns them and the number rendered."""
-    n_files = len(gathered.trace_tasks)
+    n_trace_tasks = len(gathered.trace_tasks)
     embeds = list(gathered.embeds)
     rendering = [(j, e.task) for j, e in enumerate(embeds) if e.task is not None]
-    tasks = gathered.trace_tasks + [task for _, task in rendering]  # embed k is task n_files + k
-    per_file: list[list[TraceEntry] | TracesiteError] = [[] for _ in range(n_files)]
+    tasks = gathered.trace_tasks + [task for _, task in rendering]  # embed k: n_trace_tasks + k
+    per_task: list[tuple[list[TraceEntry], list[str | None]] | TracesiteError] = [
+        ([], []) for _ in range(n_trace_tasks)
+    ]
     rendered = 0
     for i, res in run_tasks(tasks, memo, jobs=opts.jobs, quiet=opts.quiet):
         rendered += not res.cached
-        if i >= n_files:
-            j = rendering[i - n_files][0]
+        if i >= n_trace_tasks:
+            j = rendering[i - n_trace_tasks][0]
             embeds[j] = settle(embeds[j], res, config)
         elif res.error is not None:
-            per_file[i] = res.error
+            per_task[i] = res.error
         else:  # the summaries are dropped here: pages read them back from the cache
-            src = gathered.sources[i]
+            src = gathered.sources[gathered.task_source[i]]
             note = notes.get(src.note) if src.note else None
-            per_file[i] = [
-                TraceEntry(src, s.index, res.key, note, make_card(src, s, note))
-                for s in res.summaries
-            ]
+            per_task[i] = (
+                [
+                    TraceEntry(src, s.index, res.key, note, make_card(src, s, note))
+                    for s in res.summaries
+                ],
+                [
+                    s.extra.get("id") if s.format.startswith("rollouts_") else None
+                    for s in res.summaries
+                ],
+            )
     entries: list[TraceEntry] = []
-    for got in per_file:
-        if isinstance(got, TracesiteError):
-            diag.error(got)
-        else:
-            entries += got
+    # a file's tasks are consecutive, in row order; one error stands for the whole file
+    for _, group in itertools.groupby(range(n_trace_tasks), key=gathered.task_source.__getitem__):
+        got = [per_task[i] for i in group]
+        error = next((g for g in got if isinstance(g, TracesiteError)), None)
+        if error is not None:
+            diag.error(error)
+            continue
+        done = [g for g in got if not isinstance(g, TracesiteError)]
+        entries += _named_by_id([e for g in done for e in g[0]], [n for g in done for n in g[1]])
     for e in embeds:
         if e.error is not None:
             diag.error(e.error)

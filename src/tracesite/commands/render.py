@@ -57,10 +57,11 @@ def compared(a: Trace, b: Trace) -> Trace:
     from tracesite.model.align import compare_trace, provenance_differences
     from tracesite.model.summary import provenance_of
 
-    c = compare_trace(a, b)
+    c: Trace = compare_trace(a, b)
     said = provenance_differences(provenance_of(a), provenance_of(b))
     flags = [{"code": "provenance_differs", "message": f"A and B differ in {s}"} for s in said]
-    return c.replace_meta(provenance={"flags": flags} if flags else {})
+    out: Trace = c.replace_meta(provenance={"flags": flags} if flags else {})
+    return out
 
 
 def render_file(

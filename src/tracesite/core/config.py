@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tracesite.core.errors import ConfigError, ErrorCollection
-from tracesite.core.options import COLOR_MODES, HeatmapOptions
+from tracesite.core.options import COLOR_MODES, HeatmapOptions, ReadOptions
 
 CONFIG_NAME = "tracesite.toml"
 
@@ -51,6 +52,7 @@ class Config:
     build: BuildConfig
     heatmap: HeatmapOptions
     path: Path | None = None  # the tracesite.toml that was read, if any
+    read: ReadOptions = field(default_factory=ReadOptions)  # [rollouts]: how tables are read
 
     def shown(self, path: Path) -> str:
         """``path`` as messages name it: relative to the project, as the user typed it."""
@@ -69,8 +71,17 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "color_by": str,
         "low_confidence": (int, float),
     },
+    "rollouts": {"tokenizer": str, "engine": str, "logprobs": str, "entropy": str, "columns": dict},
 }
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "a table",
+}
+#: The values ``[rollouts]`` keys may take (provenance: what the numbers mean, SPEC §15).
+_ROLLOUT_CHOICES = {"logprobs": ("raw", "processed"), "entropy": ("exact", "lower bound")}
 
 
 def builtin_themes_dir() -> Path:
@@ -120,9 +131,51 @@ def _check(
                         address=addr,
                     )
                 )
+            elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+                # TOML integers are 64-bit; tomllib accepts any, and float() of a huge one fails
+                errors.append(
+                    ConfigError(
+                        "expected a 64-bit integer, got a number this long: "
+                        f"{len(str(abs(value))):,} digits",
+                        path=cfg_path,
+                        address=addr,
+                    )
+                )
+            elif problem := _value_problem(table, key, value):
+                errors.append(ConfigError(problem, path=cfg_path, address=addr))
             else:
                 out[table][key] = value
     return out
+
+
+_THEME_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def base_url_problem(base_url: str) -> str | None:
+    """Why ``base_url`` cannot be the address the site lives under, or None. The 404 page
+    sets ``<base href>`` to its path, so a path that a browser reads as another host
+    (``//host/``, ``\\host``) would make that page load its assets from there."""
+    if re.search(r"[\x00-\x20\x7f\\\"'<>`]", base_url):
+        return f"expected a URL or a path without spaces, quotes or backslashes, got {base_url!r}"
+    m = re.match(r"^([a-z][a-z0-9+.-]*):(//)?([^/]*)(.*)$", base_url, re.I)
+    if m and not re.match(r"^\d+$", m.group(3) or "x"):  # "host:port/..." is not a scheme
+        if m.group(1).lower() not in ("http", "https") or not m.group(2) or not m.group(3):
+            return f"expected https://host/path/ or a path such as /repo/, got {base_url!r}"
+        path = m.group(4)
+    else:
+        path = base_url
+    if path.startswith("//") or "?" in path or "#" in path:
+        return f"expected a path such as /repo/ (no //, ? or #), got {base_url!r}"
+    return None
+
+
+def _value_problem(table: str, key: str, value: Any) -> str | None:
+    """What is wrong with a value of the right type ([site] and [build] values)."""
+    if (table, key) == ("site", "base_url"):
+        return base_url_problem(value)
+    if (table, key) == ("build", "theme") and not _THEME_NAME.fullmatch(value):
+        return f"expected the name of a folder under themes/, got {value!r}"
+    return None
 
 
 def _heatmap(values: dict[str, Any], cfg_path: str, errors: list[ConfigError]) -> HeatmapOptions:
@@ -166,6 +219,59 @@ def _heatmap(values: dict[str, Any], cfg_path: str, errors: list[ConfigError]) -
     )
 
 
+def _rollouts(
+    values: dict[str, Any], project: Path, cfg_path: str, errors: list[ConfigError]
+) -> ReadOptions:
+    """``[rollouts]``: the column mapping, the local tokenizer (read here, for its digest) and
+    what the numbers mean."""
+    for key, allowed in _ROLLOUT_CHOICES.items():
+        if key in values and values[key] not in allowed:
+            shown = " or ".join(repr(a) for a in allowed)
+            errors.append(
+                ConfigError(
+                    f"expected {shown}, got {values[key]!r}",
+                    path=cfg_path,
+                    address=f"rollouts.{key}",
+                )
+            )
+    columns: list[tuple[str, str]] = []
+    for name, column in values.get("columns", {}).items():
+        if not isinstance(column, str) or not column:
+            errors.append(
+                ConfigError(
+                    f"expected a column name (a string), got {column!r}",
+                    path=cfg_path,
+                    address=f"rollouts.columns.{name}",
+                )
+            )
+        else:
+            columns.append((name, column))
+    tokenizer = values.get("tokenizer", "")
+    path, digest = "", ""
+    if tokenizer:
+        target = (project / tokenizer).resolve()
+        try:
+            digest = hashlib.sha256(target.read_bytes()).hexdigest()
+            path = str(target)
+        except OSError as exc:
+            errors.append(
+                ConfigError(
+                    f"cannot read the tokenizer {tokenizer!r}: {exc.strerror or exc}",
+                    path=cfg_path,
+                    address="rollouts.tokenizer",
+                )
+            )
+    return ReadOptions(
+        columns=tuple(columns),
+        tokenizer=tokenizer,
+        tokenizer_path=path,
+        tokenizer_digest=digest,
+        engine=values.get("engine", ""),
+        logprobs=values.get("logprobs", ""),
+        entropy=values.get("entropy", ""),
+    )
+
+
 def theme_dirs(project: Path, theme: str) -> tuple[Path, ...]:
     """Theme folders, most specific first: the project's ``themes/<name>``, then built-ins."""
     builtin = builtin_themes_dir()
@@ -190,14 +296,22 @@ def load_config(project: Path, *, base_url: str | None = None) -> Config:
             m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
             msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
             raise ConfigError(msg, path=cfg_path, address=m.group(1) if m else "") from None
+        except ValueError as exc:  # tomllib's int() of a number longer than 4,300 digits
+            raise ConfigError("a number has too many digits", path=cfg_path) from exc
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            raise ConfigError("arrays or tables nested too deeply", path=cfg_path) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", path=cfg_path) from None
     values = _check(data, cfg_path, errors)
     heatmap = _heatmap(values["heatmap"], cfg_path, errors)
+    read = _rollouts(values["rollouts"], project, cfg_path, errors)
     if errors:
         raise ErrorCollection(errors)
     site = SiteConfig(**values["site"])
     if base_url is not None:
+        problem = base_url_problem(base_url)
+        if problem:
+            raise ConfigError(problem, address="--base-url")
         site = SiteConfig(title=site.title, description=site.description, base_url=base_url)
     b = values["build"]
     theme = b.get("theme", "default")
@@ -219,4 +333,5 @@ def load_config(project: Path, *, base_url: str | None = None) -> Config:
         build=build,
         heatmap=heatmap,
         path=cfg_file if cfg_file.is_file() else None,
+        read=read,
     )

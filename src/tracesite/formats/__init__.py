@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tracesite.core.errors import TraceReadError
-from tracesite.formats.detect import FORMAT_NAMES, read_bytes, traces_from_object
+from tracesite.core.options import ReadOptions
+from tracesite.formats.detect import FORMAT_NAMES, read_bytes, table_rows, traces_from_object
 from tracesite.formats.native import save_native
 from tracesite.model.trace import Trace
 
@@ -22,14 +23,16 @@ __all__ = [
     "read_bytes",
     "save",
     "save_native",
+    "table_rows",
     "traces_from_object",
 ]
 
 
-def load(path: str | Path) -> list[Trace]:
-    """Read every trace in one file (any supported format)."""
+def load(path: str | Path, options: ReadOptions | None = None) -> list[Trace]:
+    """Read every trace in one file (any supported format); ``options``: how rollout tables
+    are read (``[rollouts]`` in tracesite.toml: column mapping, tokenizer)."""
     # The bytes are only referenced by read_bytes' argument, so it can free them once decoded.
-    return read_bytes(_file_bytes(path), str(path))
+    return read_bytes(_file_bytes(path), str(path), options)
 
 
 def _file_bytes(path: str | Path) -> bytes:

@@ -3,18 +3,25 @@
 A file is an ``.npz`` archive (zip magic), one JSON document, or a sequence of JSON values (SSE
 text or JSON lines). A sequence is either a *stream* (chunks of one response: OpenAI chat,
 completions, Responses, llama.cpp, TGI, Ollama) or independent documents (native JSONL, batch
-output), each document read like a file of its own.
+output), each document read like a file of its own. Rollout tables (Parquet, Arrow/Feather by
+their magic bytes, JSONL by their first line: :mod:`tracesite.core.tables`) go to
+``rollouts.py``, which reads them column by column with pyarrow.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from tracesite.core.errors import TraceReadError
+from tracesite.core.options import ReadOptions
+from tracesite.core.tables import is_rollout_jsonl, is_rollout_row, table_kind
 from tracesite.formats import (
+    cohere,
     gemini,
+    langchain,
     llamacpp,
     native,
     npz,
@@ -22,7 +29,11 @@ from tracesite.formats import (
     openai_chat,
     openai_completions,
     openai_responses,
+    rollouts,
+    sglang,
     tgi,
+    vllm,
+    wrapped,
 )
 from tracesite.formats.common import Events, describe, fail
 from tracesite.formats.containers import UNREAD, Parsed, decode, fast_document, parse_text
@@ -43,6 +54,11 @@ FORMAT_NAMES = (
     tgi.STREAM_FORMAT,
     ollama.FORMAT_NAME,
     npz.FORMAT_NAME,
+    langchain.FORMAT_NAME,
+    cohere.FORMAT_NAME,
+    sglang.FORMAT_NAME,
+    sglang.STREAM_FORMAT,
+    *rollouts.FORMAT_NAMES,
 )
 
 #: What the "unknown format" error lists.
@@ -57,6 +73,11 @@ KNOWN_FORMATS = (
     "TGI /generate with details (or its stream)",
     "Ollama with logprobs",
     "numpy .npz",
+    "LangChain AI messages and generations with logprobs (dumpd/dumps, JS JSON, messages_to_dict)",
+    "Cohere v2 chat (logprobs: [{token_ids, text, logprobs}])",
+    "any of these inside your own records (JSON, JSON lines): found and read with their path",
+    "SGLang /generate (meta_info.output_token_logprobs, one, a list or a stream)",
+    "rollout table: Parquet, Arrow/Feather or JSON lines with a token and a logprob list per row",
 )
 
 Reader = Callable[[Any, str, str], list[Trace]]
@@ -117,18 +138,22 @@ def _batch_body(d: dict[str, Any]) -> Any:
     return None
 
 
-def _document_reader(obj: Any) -> Reader | None:
+def _document_reader(obj: Any, options: ReadOptions | None = None) -> Reader | None:
     if isinstance(obj, list):
         return openai_chat.read_bare_logprobs if _is_entry_list(obj) else None
     if not isinstance(obj, dict):
         return None
     if native.is_native(obj):
         return _native
+    if sglang.is_sglang(obj):
+        return functools.partial(sglang.read_sglang_response, options=options)
     if openai_responses.is_response_event(obj):
         return openai_responses.read_responses_response
     if "choices" in obj:
         if _is_chunk(obj):
             return _single_chunk
+        if vllm.has_prompt_logprobs(obj):
+            return _with_prompt_logprobs
         if _is_completions(obj):
             return openai_chat.read_completions_response
         return openai_chat.read_chat_response
@@ -152,6 +177,8 @@ def _document_reader(obj: Any) -> Reader | None:
         set(obj) <= {"content", "refusal", "reasoning_content"} and "content" in obj
     ):
         return openai_chat.read_bare_logprobs
+    if is_rollout_row(obj, options):
+        return functools.partial(rollouts.read_rollout_document, options=options)
     return None
 
 
@@ -164,32 +191,60 @@ def _single_chunk(obj: Any, source: str, addr: str) -> list[Trace]:
 
 
 def _batch(obj: Any, source: str, addr: str) -> list[Trace]:
-    return read_document(obj["response"]["body"], source, f"{addr}.response.body")
+    return wrapped.read_batch_line(obj, source, addr, read_document)
 
 
-def read_document(obj: Any, source: str, addr: str = "$") -> list[Trace]:
+def _with_prompt_logprobs(obj: Any, source: str, addr: str) -> list[Trace]:
+    """A vLLM response with ``prompt_logprobs``: read as usual, the prompt's summarised."""
+    if _is_completions(obj):
+        traces = openai_chat.read_completions_response(obj, source, addr)
+    else:
+        traces = openai_chat.read_chat_response(obj, source, addr)
+    return vllm.with_prompt_summary(traces, obj, addr)
+
+
+def _look_inside(
+    obj: Any, source: str, addr: str, error: TraceReadError, options: ReadOptions | None
+) -> list[Trace]:
+    """The traces kept inside the user's own records (``wrapped.py``), else ``error``."""
+    traces = wrapped.read_wrapped(
+        obj,
+        source,
+        addr,
+        lambda node: _document_reader(node, options),
+        lambda events, src: _read_stream(events, src, sse=False, options=options),
+    )
+    if not traces:
+        raise error
+    return traces
+
+
+def read_document(
+    obj: Any, source: str, addr: str = "$", options: ReadOptions | None = None
+) -> list[Trace]:
     """The traces of one JSON value: a known format, or an array of them."""
-    reader = _document_reader(obj)
+    reader = _document_reader(obj, options)
     if reader is not None:
         return reader(obj, source, addr)
     if isinstance(obj, list) and obj:
         # An array of responses (a dataset export, TGI's list answer) or of stream chunks
         # (a saved Gemini stream without SSE, chunks collected into a list).
         events = [(f"{addr}[{i}]", item) for i, item in enumerate(obj)]
-        streamed = _read_stream(events, source, sse=False)
+        streamed = _read_stream(events, source, sse=False, options=options)
         if streamed is not None:
             return streamed
-        first = _document_reader(obj[0])
+        first = _document_reader(obj[0], options)
         if first is None:
-            raise _unknown(f"{addr}[0]", obj[0])
+            return _look_inside(obj, source, addr, _unknown(f"{addr}[0]", obj[0]), options)
         traces: list[Trace] = []
         for item_addr, item in events:
-            reader = _document_reader(item)
+            reader = _document_reader(item, options)
             if reader is None:
-                raise _unknown(item_addr, item)
+                traces += _look_inside(item, source, item_addr, _unknown(item_addr, item), options)
+                continue
             traces.extend(reader(item, source, item_addr))
         return traces
-    raise _unknown(addr, obj)
+    return _look_inside(obj, source, addr, _unknown(addr, obj), options)
 
 
 def _event_kind(obj: Any) -> str:
@@ -205,6 +260,8 @@ def _event_kind(obj: Any) -> str:
         return "tgi"
     if gemini.is_gemini_response(obj):
         return "gemini"
+    if sglang.is_sglang(obj):
+        return "sglang"
     if "done" in obj and ("response" in obj or "message" in obj):
         return "ollama"
     return "document"
@@ -233,13 +290,17 @@ def _is_stream(kind: str, events: Events, sse: bool) -> bool:
         return any(obj.get("done") is False for _, obj in events)
     if kind == "gemini":
         return (sse and len(events) > 1) or gemini.is_gemini_stream(events)
+    if kind == "sglang":
+        return sglang.is_sglang_stream(events)
     if kind == "completions":
         ids = {obj.get("id") for _, obj in events if isinstance(obj.get("id"), str | int)}
         return sse or (len(ids) <= 1 and len(events) > 1)
     return False
 
 
-def _read_stream(events: Events, source: str, sse: bool) -> list[Trace] | None:
+def _read_stream(
+    events: Events, source: str, sse: bool, options: ReadOptions | None = None
+) -> list[Trace] | None:
     """The traces of a stream, or None when the values are separate documents."""
     kinds = [_event_kind(obj) for _, obj in events]
     first = next((k for k in kinds if k != "document"), "document")
@@ -248,10 +309,17 @@ def _read_stream(events: Events, source: str, sse: bool) -> list[Trace] | None:
     for (addr, obj), kind in zip(events, kinds, strict=True):
         if kind != first:
             raise fail(addr, f"not a {first} stream event like the ones before it: {describe(obj)}")
+    if first == "sglang":
+        return sglang.read_sglang_stream(events, source, options)
     return _STREAM_READERS[first](events, source)
 
 
-def read_events(lines: Sequence[tuple[int, Any]], source: str, sse: bool = False) -> list[Trace]:
+def read_events(
+    lines: Sequence[tuple[int, Any]],
+    source: str,
+    sse: bool = False,
+    options: ReadOptions | None = None,
+) -> list[Trace]:
     """The traces of a sequence of JSON values (SSE payloads or JSON lines, with line numbers)."""
     if not lines:
         raise TraceReadError("no JSON data in this file")
@@ -259,21 +327,26 @@ def read_events(lines: Sequence[tuple[int, Any]], source: str, sse: bool = False
     for addr, obj in events:
         if isinstance(obj, dict) and obj.get("error") is not None and len(obj) <= 3:
             raise fail(f"{addr}.error", f"the stream reports an error: {describe(obj['error'])}")
-    streamed = _read_stream(events, source, sse)
+    streamed = _read_stream(events, source, sse, options)
     if streamed is not None:
         return streamed
     traces: list[Trace] = []
     for addr, obj in events:
-        traces.extend(read_document(obj, source, addr))
+        traces.extend(read_document(obj, source, addr, options))
     return traces
 
 
 def _numbered(traces: list[Trace], source: str) -> list[Trace]:
-    """Give each trace its 0-based index within the file and the file as its source."""
+    """Give each trace its 0-based index within the file and the file as its source (a trace
+    found inside a record keeps its JSON path after the file: ``history.json $[3].response``)."""
     return [
-        dataclasses.replace(t, meta=dataclasses.replace(t.meta, index=i, source=source))
+        dataclasses.replace(t, meta=dataclasses.replace(t.meta, index=i, source=_in(t, source)))
         for i, t in enumerate(traces)
     ]
+
+
+def _in(trace: Trace, source: str) -> str:
+    return trace.meta.source if trace.meta.source.startswith(source + " ") else source
 
 
 def traces_from_object(obj: Any, source: str) -> list[Trace]:
@@ -286,9 +359,24 @@ def traces_from_object(obj: Any, source: str) -> list[Trace]:
         raise TraceReadError("nested too deeply", path=source) from None
 
 
-def read_bytes(data: bytes, source: str) -> list[Trace]:
-    """Every trace in a file's bytes, format detected from the content."""
+def table_rows(data: bytes, options: ReadOptions | None = None) -> int | None:
+    """How many rows (traces) a rollout table holds, None for a file of another format."""
+    if table_kind(data) is None and not is_rollout_jsonl(data, options):
+        return None
+    return rollouts.rows_in(data)
+
+
+def read_bytes(
+    data: bytes,
+    source: str,
+    options: ReadOptions | None = None,
+    rows: tuple[int, int] | None = None,
+) -> list[Trace]:
+    """Every trace in a file's bytes, format detected from the content; with ``rows`` (start,
+    stop), only the traces of those rows (numbered as in the whole file)."""
     try:
+        if table_kind(data) is not None or is_rollout_jsonl(data, options):
+            return rollouts.read_rollouts(data, source, options, rows)
         if data.startswith(npz.MAGIC):
             return _numbered(npz.read_npz(data, source), source)
         document = fast_document(data)
@@ -303,10 +391,11 @@ def read_bytes(data: bytes, source: str) -> list[Trace]:
             del data
             parsed = Parsed(document=document)
         if parsed.events is None:
-            traces = read_document(parsed.document, source)
+            traces = read_document(parsed.document, source, options=options)
         else:
-            traces = read_events(parsed.events, source, parsed.sse)
-        return _numbered(traces, source)
+            traces = read_events(parsed.events, source, parsed.sse, options)
+        numbered = _numbered(traces, source)
+        return numbered if rows is None else numbered[rows[0] : rows[1]]
     except TraceReadError as exc:
         raise exc.located(source) from None
     except RecursionError:

@@ -152,4 +152,4 @@ def compare_trace(a: Any, b: Any, al: Alignment | None = None) -> Any:
         model=" vs ".join(m for m in (a.meta.model, b.meta.model) if m) or None,
         extra={"n_same": al.n_same, "n_columns": len(al), "first_difference": al.first_difference},
     )
-    return Trace(tokens=labels, token_bytes=raw, logprobs=lp, channels=channels, meta=meta)
+    return Trace.from_arrays(labels, token_bytes=raw, logprobs=lp, channels=channels, meta=meta)

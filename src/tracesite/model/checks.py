@@ -139,6 +139,9 @@ def data_flags(trace: Trace) -> list[Flag]:
             flags.append(
                 Flag("entropy_negative", f"entropy is negative at {len(neg)} positions", len(neg))
             )
+    differs = text_difference(trace)
+    if differs is not None:
+        flags.append(differs)
     for given in trace.meta.provenance.get("flags", ()) or ():
         if isinstance(given, dict) and isinstance(given.get("code"), str):
             flags.append(
@@ -149,3 +152,54 @@ def data_flags(trace: Trace) -> list[Flag]:
                 )
             )
     return flags
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix, by halving (slice comparisons run in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def text_difference(trace: Trace) -> Flag | None:
+    """``text_differs`` when the provider's own text is not what the tokens spell.
+
+    Special tokens are left out of the tokens' text, as every provider leaves them out of its
+    own (TGI's ``generated_text``, OpenAI's ``content``), so they never count as a difference.
+    The flag names the first differing character and the position whose token holds it.
+    """
+    given = trace.meta.provider_text
+    if given is None:
+        return None
+    spelled = trace.token_text
+    if given == spelled:
+        return None
+    offset = _common_prefix(given, spelled)
+    lengths = [0 if sp else len(p) for p, sp in zip(trace.pieces, trace.special, strict=True)]
+    ends = np.cumsum(np.asarray(lengths, dtype=np.int64))
+    # the position whose piece holds the character; past the tokens' text, the one after the
+    # last piece that spells something (where the missing text should have been)
+    at = int(np.searchsorted(ends, offset, side="right"))
+    if at >= len(ends):
+        at = int(np.searchsorted(ends, offset, side="left")) + 1
+    positions = (min(at, trace.n_tokens - 1) + 1,) if trace.n_tokens else ()
+    return Flag(
+        "text_differs",
+        f"the provider's text and the tokens' text differ from character {offset}"
+        f" (provider: {_excerpt(given, offset)}, tokens: {_excerpt(spelled, offset)});"
+        " the provider's text is shown as the text",
+        1,
+        positions,
+    )
+
+
+def _excerpt(text: str, offset: int) -> str:
+    """A few characters of ``text`` from ``offset``, quoted, with escapes for invisible ones."""
+    part = text[offset : offset + 12]
+    shown = repr(part) if part else "the end"
+    return shown + ("…" if len(text) > offset + 12 else "")

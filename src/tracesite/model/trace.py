@@ -316,9 +316,17 @@ class Trace:
         return tuple(out)
 
     @cached_property
-    def text(self) -> str:
+    def token_text(self) -> str:
         """The generated text rebuilt from the tokens' bytes, special tokens left out."""
         return "".join(p for p, sp in zip(self.pieces, self.special, strict=True) if not sp)
+
+    @cached_property
+    def text(self) -> str:
+        """The generated text: the provider's own (``meta.provider_text``) when it gave one, else
+        :attr:`token_text`. They differ where the tokens do not spell the text (llama.cpp merges
+        buffered bytes into a streamed event's text); ``model.checks`` flags that."""
+        given = self.meta.provider_text
+        return given if given is not None else self.token_text
 
     # ---------------------------------------------------------------- statistics
     @cached_property
