@@ -7,6 +7,7 @@ the last build (its key in the site record) is kept as it is, not rendered again
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tracesite.build.cache import load_entry
 from tracesite.build.cachedir import cache_dir_for
 from tracesite.build.embeds import Embed
 from tracesite.build.emit import PageEmitter, digest_of
+from tracesite.build.groups import GroupTask, group_fragment
 from tracesite.build.static import copy_static
 from tracesite.build.writer import SiteWriter
 from tracesite.core.config import Config
@@ -36,6 +38,7 @@ from tracesite.site.links import embed_error, embed_figure, fill_embeds, rewrite
 from tracesite.site.notes import Note
 from tracesite.site.pages import (
     ErrorPage,
+    GroupPage,
     IndexPage,
     Renderer,
     SiteContext,
@@ -71,6 +74,7 @@ class NoteFiller:
     ) -> None:
         self.config, self.diag, self.urls = config, diag, urls
         self.cache_dir = cache_dir_for(config.project).path
+        self.trace_urls: dict[tuple[str, int], str] = {}  # (file under content/, index): page
         self.embeds: dict[Path, list[Embed]] = {}
         for e in embeds:
             self.embeds.setdefault(e.note, []).append(e)
@@ -96,7 +100,8 @@ class NoteFiller:
             )
             self.diag.error(err)
             return embed_error(err)
-        return embed_figure(embed.spec, fragments[0], page_url)
+        target = self.trace_urls.get((embed.spec.src, embed.spec.index))
+        return embed_figure(embed.spec, fragments[0], page_url, target)
 
 
 def _theme_fingerprint(config: Config, site: SiteContext) -> str:
@@ -121,6 +126,7 @@ def write_site(
     clean: bool = False,
     dev: bool = False,
     env: jinja2.Environment | None = None,
+    groups: Sequence[GroupTask] = (),
 ) -> Written:
     """Write every page of the site into ``output``. ``env``: a Jinja environment of this
     theme kept from an earlier build (the dev server's), so templates are not compiled again."""
@@ -133,9 +139,11 @@ def write_site(
     out = PageEmitter(Renderer(config, site, env), writer, diag, theme_key)
     urls = _source_urls(config, content, entries)
     filler = NoteFiller(config, diag, urls, embeds)
+    filler.trace_urls = {(e.source.rel, e.index): e.card.url for e in entries}
     _write_trace_pages(config, entries, out, filler, digest_of(theme_key, sorted(urls.items())))
     _write_standalone(config, content, notes, out, filler, dev)
     _write_gallery_pages(config, notes, entries, out, filler)
+    _write_group_pages(groups, entries, out, diag)
     _write_file(out, ".nojekyll", "")
     if config.site.absolute:
         _write_file(
@@ -341,4 +349,41 @@ def _write_standalone(
                 has_heatmap=bool(note.embeds),
             ),
             config.shown(path),
+        )
+
+
+def _write_group_pages(
+    groups: Sequence[GroupTask], entries: list[TraceEntry], out: PageEmitter, diag: Diagnostics
+) -> None:
+    """Each group's page, from the pieces its render task stored (SPEC §16)."""
+    cards = {(e.source.rel, e.index): e.card for e in entries}
+    for task in groups:
+        try:
+            frag = group_fragment(task)
+        except (OSError, ValueError) as exc:  # the cache folder was deleted mid-build
+            diag.error(BuildError(f"the rendered group left the cache: {exc}", path=task.group))
+            continue
+        fd = frag.get("first_divergence", "None")
+        n_total = int(frag.get("n_total") or task.n_total)
+        cut = "" if n_total == len(task.members) else f" (the first {len(task.members)} drawn)"
+        out.emit(
+            GroupPage(
+                title=f"Group {task.group}",
+                root=root_for(task.url),
+                url=task.url,
+                kind="group",
+                description=f"{n_total} sibling traces{cut}",
+                group=task.group,
+                n_traces=n_total,
+                n_unique=int(frag.get("n_unique") or 0),
+                first_divergence=None if fd in ("None", "") else int(fd),
+                n_forks=int(frag.get("n_forks") or 0),
+                siblings_html=Markup(frag.get("siblings_html", "")),
+                tree_html=Markup(frag.get("tree_html", "")),
+                forks_html=Markup(frag.get("forks_html", "")),
+                figures_html=Markup(frag.get("figures_html", "")),
+                cards=tuple(c for m in task.members if (c := cards.get((m.rel, m.index)))),
+            ),
+            f"group {task.group}",
+            key=task.key,
         )

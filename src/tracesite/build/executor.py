@@ -14,10 +14,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
+from typing import TypeVar
 
 import click
 
@@ -25,6 +26,9 @@ from tracesite.build.cache import RENDER_KEY
 from tracesite.build.job import FileResult, Task, process_file, run_task, worker_init
 from tracesite.build.memo import BuildMemo
 from tracesite.build.statindex import Stat, StatIndex
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 FILES_PER_WORKER = 4  # below this many uncached files per worker, a pool costs more than it saves
 
@@ -150,3 +154,18 @@ def run_tasks(
             index.record(task.path, st, res.key, task.options, name=task.index_name)
         yield i, res
     index.save()
+
+
+def map_in_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int | None) -> list[R]:
+    """``[fn(x) for x in items]``, in worker processes when there are enough items (the same
+    pool set-up as the trace tasks: it dies with the build); ``fn`` must pickle by name."""
+    n = worker_count(jobs, len(items))
+    if n <= 1:
+        return [fn(x) for x in items]
+    with ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=_mp_context(),
+        initializer=_worker_start,
+        initargs=(os.getpid(), threading.current_thread() is threading.main_thread()),
+    ) as pool:
+        return list(pool.map(fn, items, chunksize=1))

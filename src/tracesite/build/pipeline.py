@@ -23,6 +23,7 @@ from tracesite.build.assemble import write_site
 from tracesite.build.cachedir import cache_dir_for
 from tracesite.build.embeds import Embed, plan_embeds, settle
 from tracesite.build.executor import FILES_PER_WORKER, run_tasks
+from tracesite.build.groups import plan_groups, run_groups
 from tracesite.build.job import Task
 from tracesite.build.memo import BuildMemo
 from tracesite.build.writer import check_output_dir
@@ -38,7 +39,7 @@ from tracesite.core.tables import table_rows
 from tracesite.site.discover import Content, TraceSource, discover
 from tracesite.site.gallery import TraceEntry, make_card
 from tracesite.site.notes import Note, read_note
-from tracesite.site.urls import slugify, trace_url
+from tracesite.site.urls import name_of, named_trace_url, names_in_file
 
 #: The most rows of a rollout table one render task takes (a big table is split into ranges).
 ROWS_PER_TASK = 256
@@ -118,6 +119,13 @@ def build_project(
     # render
     entries, embeds, result.rendered = _render(gathered, notes, config, opts, diag, memo)
     result.n_traces = len(entries)
+    groups = plan_groups(entries, config.read, cache_dir_for(config.project).path)
+    done_groups = []
+    for task, error in run_groups(groups, opts.jobs):
+        if error is not None:
+            diag.error(BuildError(f"group page: {error}", path=f"group {task.group}"))
+        else:
+            done_groups.append(task)
     # write
     written = write_site(
         config,
@@ -130,6 +138,7 @@ def build_project(
         clean=opts.clean,
         dev=opts.dev,
         env=memo.jinja_env(config),
+        groups=done_groups,
     )
     result.n_pages, result.changed = written.n_pages, written.changed
     result.seconds = time.perf_counter() - started
@@ -230,16 +239,15 @@ def _split(task: Task, jobs: int | None) -> list[Task]:
 
 
 def _named_by_id(entries: list[TraceEntry], names: list[str | None]) -> list[TraceEntry]:
-    """A rollout table's traces named by their ``id`` column (``traces/<file>/<id>/``) when
-    every row has one and no two give one slug; by their number otherwise."""
-    if len(entries) < 2 or any(n is None for n in names):
-        return entries
-    slugs = [slugify(str(n)) for n in names]
-    if len(set(slugs)) != len(slugs):
+    """A file's traces named by their ``id`` column or Batch ``custom_id``
+    (``traces/<file>/<id>/``) when every one has a distinct one (site.urls.names_in_file); by
+    their number otherwise."""
+    slugs = names_in_file(names)
+    if slugs is None:
         return entries
     out = []
     for e, name in zip(entries, slugs, strict=True):
-        slug, url = trace_url(f"{e.source.slug}/{name}", 0, 1)
+        slug, url = named_trace_url(e.source.slug, name)
         out.append(replace(e, card=replace(e.card, slug=slug, url=url)))
     return out
 
@@ -277,10 +285,7 @@ def _render(
                     TraceEntry(src, s.index, res.key, note, make_card(src, s, note))
                     for s in res.summaries
                 ],
-                [
-                    s.extra.get("id") if s.format.startswith("rollouts_") else None
-                    for s in res.summaries
-                ],
+                [name_of(s.format, s.extra) for s in res.summaries],
             )
     entries: list[TraceEntry] = []
     # a file's tasks are consecutive, in row order; one error stands for the whole file

@@ -65,7 +65,7 @@ def _node_html(
         f'<span class="gt-count">{label}</span>',
         f' <span class="gt-reward">reward {_fmt(reward)}</span>' if reward is not None else "",
         "</a> ",
-        f'<span class="gt-run">{_visible(run) or "∅"}</span>',
+        f'<span class="gt-run">{_visible(run) or "(no shared start)"}</span>',
         f' <span class="gt-ended">({ended} end here)</span>' if ended > 0 else "",
         "</div>",
     ]

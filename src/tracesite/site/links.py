@@ -96,7 +96,9 @@ def resolve_embed_src(content_dir: Path, src: str) -> Path:
     return target
 
 
-def embed_figure(embed: TraceEmbed, fragment: Mapping[str, str], page_url: str) -> str:
+def embed_figure(
+    embed: TraceEmbed, fragment: Mapping[str, str], page_url: str, target: str | None = None
+) -> str:
     """A rendered embed as a ``<figure>``: the heatmap, and a caption linking to its trace page.
 
     ``fragment`` is what the render stage stored: ``div``, ``script``, ``positions`` (the
@@ -106,7 +108,9 @@ def embed_figure(embed: TraceEmbed, fragment: Mapping[str, str], page_url: str) 
     if fragment.get("positions"):
         label += f", positions {fragment['positions']}"
     n_in_file = int(fragment.get("n_in_file") or 1)
-    _, url = trace_url(trace_slug(embed.src), embed.index, n_in_file)
+    url = target  # the trace's page as the build named it (a rollout row by its id)
+    if url is None:
+        _, url = trace_url(trace_slug(embed.src), embed.index, n_in_file)
     href = relative(page_url, url)
     return (
         f'<figure class="trace-embed">{fragment["div"]}{fragment["script"]}'

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
 # Suffixes stripped from a trace file's name to make its slug (formats come from content).
-TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt", ".sse", ".npz", ".log")
+TRACE_SUFFIXES = (
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".txt",
+    ".sse",
+    ".npz",
+    ".log",
+    ".parquet",
+    ".arrow",
+    ".feather",
+    ".ipc",
+)
 
 
 def slugify(part: str) -> str:
@@ -79,3 +92,26 @@ def relative(from_url: str, to_url: str) -> str:
     """A page-relative link from one site path to another."""
     start = posixpath.dirname(from_url) or "."
     return posixpath.relpath(to_url, start)
+
+
+def name_of(format_name: str, extra: Mapping[str, object]) -> str | None:
+    """The name a trace asks to be called in its file's URLs: a rollout row's ``id``, a Batch
+    API line's ``custom_id`` (``extra["slug"]``); None for numbered traces."""
+    if format_name.startswith("rollouts_") and extra.get("id") is not None:
+        return str(extra["id"])
+    slug = extra.get("slug")
+    return str(slug) if isinstance(slug, str | int) and not isinstance(slug, bool) else None
+
+
+def names_in_file(names: Sequence[str | None]) -> list[str] | None:
+    """The slugs of a file's traces by their names (:func:`name_of`) when every one has a name
+    and no two give one slug; None otherwise (then they are numbered -1, -2...)."""
+    if len(names) < 2 or any(n is None for n in names):
+        return None
+    slugs = [slugify(str(n)) for n in names]
+    return slugs if len(set(slugs)) == len(slugs) else None
+
+
+def named_trace_url(file_slug: str, name: str) -> tuple[str, str]:
+    """(slug, URL) of a named trace of a file: ``traces/<file>/<name>/index.html``."""
+    return trace_url(f"{file_slug}/{name}", 0, 1)
