@@ -244,3 +244,18 @@ def test_inspect_json_lists_channels_stats_and_flags(
     table = capsys.readouterr().out
     header, row = table.splitlines()[0].split(), table.splitlines()[3].split()
     assert header[-2:] == ["FLAGS", "FINISH"] and row[-2] == "1"  # the second trace's one flag
+
+
+def test_inspect_reads_a_rollout_table_as_its_project_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    (tmp_path / "content").mkdir()
+    (tmp_path / "tracesite.toml").write_text('[rollouts.columns]\nlogprob = "lp_col"\n')
+    table = pa.table({"tokens": [["a", "b"]], "lp_col": [[-0.1, -0.2]]})
+    pq.write_table(table, tmp_path / "content" / "x.parquet")
+    assert run_inspect([str(tmp_path / "content" / "x.parquet")], as_json=True) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["mean_prob"] == pytest.approx((math.exp(-0.1) + math.exp(-0.2)) / 2)

@@ -16,8 +16,10 @@ import re
 import shutil
 import sys
 import unicodedata
+from pathlib import Path
 from typing import Any, TextIO
 
+from tracesite.core.config import project_config
 from tracesite.core.errors import TracesiteError
 from tracesite.formats import load
 from tracesite.model.channels import channel_stats
@@ -184,7 +186,7 @@ def run_inspect(
     grouped: list[Trace] = []
     for path in files:
         try:
-            traces = load(path)
+            traces = load(path, project_config(Path(path).parent).read)
         except TracesiteError as exc:
             err.write(visible(str(exc)) + "\n")
             failed = True

@@ -12,11 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from tracesite.build.writer import atomic_write
-from tracesite.core.config import Config
+from tracesite.core.config import Config, project_config
 from tracesite.core.errors import BuildError, NoteError, TraceReadError
 from tracesite.formats import load
 from tracesite.model.trace import Trace
-from tracesite.render.page import project_config, single_file_html, trace_page
+from tracesite.render.page import single_file_html, trace_page
 from tracesite.site.discover import TraceSource, notes_beside, trace_source
 from tracesite.site.links import neutralise_script_links
 from tracesite.site.notes import Note, read_note
@@ -42,8 +42,8 @@ def _read_note(path: Path | None) -> Note | None:
         raise exc.located(str(path)) from None
 
 
-def _pick(path: Path, index: int) -> tuple[list[Trace], Trace]:
-    traces = load(path)
+def _pick(path: Path, index: int, config: Config) -> tuple[list[Trace], Trace]:
+    traces = load(path, config.read)  # a rollout table read as its project's [rollouts] says
     if not 0 <= index < len(traces):
         raise TraceReadError(
             f"no trace at index {index}: the file holds {len(traces)} trace(s)", path=str(path)
@@ -74,11 +74,11 @@ def render_file(
     """Render trace ``index`` of ``path`` to ``output`` (default: beside it, ``.html``); with
     ``compare``, the comparison of that trace (A) with trace ``compare_index`` of ``compare``
     (B)."""
-    traces, trace = _pick(path, index)
-    if compare is not None:
-        _, other = _pick(compare, compare_index)
-        trace = compared(trace, other)
     config = project_config(path.parent)
+    traces, trace = _pick(path, index, config)
+    if compare is not None:
+        _, other = _pick(compare, compare_index, project_config(compare.parent))
+        trace = compared(trace, other)
     source = _source_of(path, config)
     note = _read_note(source.note)
     options = config.heatmap

@@ -335,3 +335,13 @@ def load_config(project: Path, *, base_url: str | None = None) -> Config:
         path=cfg_file if cfg_file.is_file() else None,
         read=read,
     )
+
+
+def project_config(start: Path) -> Config:
+    """The config of the project holding ``start``: the nearest folder at or above it with a
+    ``tracesite.toml``; without one, the defaults (built-in theme) for ``start`` itself."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return load_config(folder)
+    return load_config(start)

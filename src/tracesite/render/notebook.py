@@ -25,12 +25,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tracesite.core.config import Config
+from tracesite.core.config import Config, project_config
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.trace import Trace
 from tracesite.render.assets import bokeh_js_files, bokeh_version, inline_script
 from tracesite.render.cells import layout_for
-from tracesite.render.page import project_config, single_file_html, trace_page
+from tracesite.render.page import single_file_html, trace_page
 from tracesite.site.discover import TraceSource
 from tracesite.site.urls import trace_slug
 

@@ -11,11 +11,9 @@ the rest of a gallery, so the file opens from ``file://`` with no network. A pro
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from markupsafe import Markup
 
-from tracesite.core.config import CONFIG_NAME, Config, load_config
+from tracesite.core.config import Config
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.summary import summarise
 from tracesite.model.trace import Trace
@@ -28,16 +26,6 @@ from tracesite.site.pages import Renderer, SiteContext, TracePage
 
 #: The site title of a page outside any project (no ``tracesite.toml`` above it).
 NO_PROJECT_TITLE = "tracesite"
-
-
-def project_config(start: Path) -> Config:
-    """The config of the project holding ``start``: the nearest folder at or above it with a
-    ``tracesite.toml``; without one, the defaults (built-in theme) for ``start`` itself."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return load_config(folder)
-    return load_config(start)
 
 
 def trace_page(
