@@ -37,8 +37,13 @@ def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> l
         for spec in note.embeds:
             try:
                 target = resolve_embed_src(config.build.content_dir, spec.src)
+                if spec.compare is not None:
+                    resolve_embed_src(config.build.content_dir, spec.compare)
             except NoteError as exc:
                 out.append(Embed(path, spec, error=_against(exc, config, path, spec)))
+                continue
+            if spec.compare is not None:  # rendered after the traces (build.compare)
+                out.append(Embed(path, spec))
                 continue
             task = Task(
                 target,

@@ -21,6 +21,7 @@ import click
 
 from tracesite.build.assemble import write_site
 from tracesite.build.cachedir import cache_dir_for
+from tracesite.build.compare import settle_compares
 from tracesite.build.embeds import Embed, plan_embeds, settle
 from tracesite.build.executor import FILES_PER_WORKER, run_tasks
 from tracesite.build.groups import plan_groups, run_groups
@@ -119,7 +120,13 @@ def build_project(
     # render
     entries, embeds, result.rendered = _render(gathered, notes, config, opts, diag, memo)
     result.n_traces = len(entries)
-    groups = plan_groups(entries, config.read, cache_dir_for(config.project).path)
+    cache_dir = cache_dir_for(config.project).path
+    settled = settle_compares(embeds, entries, config, cache_dir, opts.jobs)
+    for before, after in zip(embeds, settled, strict=True):
+        if after.error is not None and before.error is None:  # the others were reported
+            diag.error(after.error)
+    embeds = settled
+    groups = plan_groups(entries, config.read, cache_dir)
     done_groups = []
     for task, error in run_groups(groups, opts.jobs):
         if error is not None:

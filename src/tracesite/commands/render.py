@@ -15,6 +15,7 @@ from tracesite.build.writer import atomic_write
 from tracesite.core.config import Config, project_config
 from tracesite.core.errors import BuildError, NoteError, TraceReadError
 from tracesite.formats import load
+from tracesite.model.align import compared
 from tracesite.model.trace import Trace
 from tracesite.render.page import single_file_html, trace_page
 from tracesite.site.discover import TraceSource, notes_beside, trace_source
@@ -49,19 +50,6 @@ def _pick(path: Path, index: int, config: Config) -> tuple[list[Trace], Trace]:
             f"no trace at index {index}: the file holds {len(traces)} trace(s)", path=str(path)
         )
     return traces, traces[index]
-
-
-def compared(a: Trace, b: Trace) -> Trace:
-    """The comparison trace of A and B (model.align), its provenance differences as data checks
-    (SPEC §15: a comparison of traces whose numbers mean different things says so)."""
-    from tracesite.model.align import compare_trace, provenance_differences
-    from tracesite.model.summary import provenance_of
-
-    c: Trace = compare_trace(a, b)
-    said = provenance_differences(provenance_of(a), provenance_of(b))
-    flags = [{"code": "provenance_differs", "message": f"A and B differ in {s}"} for s in said]
-    out: Trace = c.replace_meta(provenance={"flags": flags} if flags else {})
-    return out
 
 
 def render_file(

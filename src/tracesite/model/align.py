@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tracesite.model.channels import channel_names, channel_values
+from tracesite.model.channels import DERIVED, channel_names, channel_values
 
 #: Alignment kinds per column.
 SAME, CHANGED, ONLY_A, ONLY_B = "same", "changed", "only_a", "only_b"
@@ -140,9 +140,12 @@ def compare_trace(a: Any, b: Any, al: Alignment | None = None) -> Any:
             own = a.token_bytes[i]
             raw.append(own if own is not None else a.tokens[i].encode("utf-8", "surrogatepass"))
     channels: dict[str, np.ndarray] = {}
-    for name in shared_channels(a, b):
+    # the measured channels, not the mask or what is derived from them (their differences say
+    # nothing the bases do not, and each would be three more colour modes)
+    base = [n for n in shared_channels(a, b) if n != "mask" and n not in DERIVED]
+    for name in base:
         channels[f"diff_{name}"] = difference(a, b, al, name)
-    for name in shared_channels(a, b):
+    for name in base:
         channels[f"a_{name}"] = side_values(a, name, al.a)
         channels[f"b_{name}"] = side_values(b, name, al.b)
     lp = side_values(a, "logprob", al.a) if "logprob" in channel_names(a) else None
@@ -153,3 +156,15 @@ def compare_trace(a: Any, b: Any, al: Alignment | None = None) -> Any:
         extra={"n_same": al.n_same, "n_columns": len(al), "first_difference": al.first_difference},
     )
     return Trace.from_arrays(labels, token_bytes=raw, logprobs=lp, channels=channels, meta=meta)
+
+
+def compared(a: Any, b: Any) -> Any:
+    """The comparison trace of A and B (:func:`compare_trace`), the differences of what their
+    numbers mean listed as its data checks (SPEC §15: a comparison of traces whose semantics
+    differ says so)."""
+    from tracesite.model.summary import provenance_of
+
+    c = compare_trace(a, b)
+    said = provenance_differences(provenance_of(a), provenance_of(b))
+    flags = [{"code": "provenance_differs", "message": f"A and B differ in {s}"} for s in said]
+    return c.replace_meta(provenance={"flags": flags} if flags else {})

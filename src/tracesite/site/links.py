@@ -104,7 +104,7 @@ def embed_figure(
     ``fragment`` is what the render stage stored: ``div``, ``script``, ``positions`` (the
     positions shown, "" for the whole trace) and ``n_in_file``.
     """
-    label = embed.src
+    label = embed.src if embed.compare is None else f"{embed.src} vs {embed.compare}"
     if fragment.get("positions"):
         label += f", positions {fragment['positions']}"
     n_in_file = int(fragment.get("n_in_file") or 1)

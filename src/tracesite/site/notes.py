@@ -31,6 +31,8 @@ class TraceEmbed:
     end: int | None
     index: int  # which trace of the file (0-based)
     line: int  # line of the block in the note
+    compare: str | None = None  # a ```compare``` block: B's path under content/ (src is A)
+    compare_index: int = 0  # which trace of B
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ class _TraceBlocks(Preprocessor):
         i = 0
         while i < len(lines):
             line = lines[i]
-            if re.match(r"^\s*(```|~~~)\s*trace\s*$", line):
+            kind = re.match(r"^\s*(```|~~~)\s*(trace|compare)\s*$", line)
+            if kind:
                 fence = line.strip()[:3]
                 start_line = i + 1 + self.line_offset
                 body: list[str] = []
@@ -77,7 +80,8 @@ class _TraceBlocks(Preprocessor):
                     body.append(lines[i])
                     i += 1
                 i += 1  # closing fence
-                embed = self._parse(body, start_line)
+                parse = self._parse_compare if kind.group(2) == "compare" else self._parse
+                embed = parse(body, start_line)
                 if embed is not None:
                     self.sink.append(embed)
                     out.extend(["", EMBED_MARKER.format(len(self.sink) - 1), ""])
@@ -85,6 +89,37 @@ class _TraceBlocks(Preprocessor):
             out.append(line)
             i += 1
         return out
+
+    def _parse_compare(self, body: list[str], line: int) -> TraceEmbed | None:
+        """```` ```compare ```` with ``a:`` and ``b:`` (paths under content/), and optionally
+        ``a_index:``/``b_index:`` (which trace of each file, 0-based)."""
+        try:
+            spec = load_yaml("\n".join(body), first_line=line + 1, what="compare block") or {}
+        except NoteError as exc:
+            self.errors.append((line, exc.message))
+            return None
+        if not (
+            isinstance(spec, dict)
+            and isinstance(spec.get("a"), str)
+            and isinstance(spec.get("b"), str)
+        ):
+            self.errors.append((line, "compare block: expected `a: one.json` and `b: other.json`"))
+            return None
+        idx = [spec.get("a_index", 0), spec.get("b_index", 0)]
+        if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx):
+            self.errors.append(
+                (line, "compare block: a_index and b_index must be whole numbers >= 0")
+            )
+            return None
+        return TraceEmbed(
+            src=spec["a"],
+            start=None,
+            end=None,
+            index=idx[0],
+            line=line,
+            compare=spec["b"],
+            compare_index=idx[1],
+        )
 
     def _parse(self, body: list[str], line: int) -> TraceEmbed | None:
         try:
