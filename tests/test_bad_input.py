@@ -77,6 +77,14 @@ def test_build_reports_the_bad_file_and_builds_the_rest(
     assert good.is_file(), r.stderr
     assert "traces/good/" in " ".join(parse(proj / "site/index.html").links())
     lines = _error_lines(r.stderr)
+    if case.skipped:  # not a trace: a warning, the build succeeds; --strict fails it
+        assert r.returncode == 0, r.stderr
+        assert lines == []
+        (warning,) = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: ")]
+        assert warning.startswith(f"warning: content/{case.name}: not a trace; skipped"), warning
+        assert re.search(case.error.removeprefix(r"\$: "), warning), warning  # type: ignore[union-attr]
+        assert cli("build", "--strict", cwd=proj).returncode == 1
+        return
     if case.error is None:
         assert r.returncode == 0, r.stderr
         assert lines == []

@@ -443,7 +443,7 @@ def test_a_split_table_builds_the_same_site(make_project, monkeypatch) -> None:
         assert again.ok and again.rendered == 0 and again.n_traces == 40
         assert pages(whole / "site") == pages(split / "site")
     # each row's page is named by its id column
-    assert (split / "site" / "traces" / "step.parquet" / "r017" / "index.html").is_file()
+    assert (split / "site" / "traces" / "step" / "r017" / "index.html").is_file()
 
 
 def test_tracesite_build_of_a_rollout_table(make_project, cli) -> None:
@@ -459,7 +459,7 @@ def test_tracesite_build_of_a_rollout_table(make_project, cli) -> None:
     assert done.returncode == 0, done.stderr
     assert "3 traces" in done.stderr
     page = (
-        project / "site" / "traces" / "run" / "step.parquet" / "r001" / "index.html"
+        project / "site" / "traces" / "run" / "step" / "r001" / "index.html"
     ).read_text()
     assert "vllm" in page and "Step 120" in page
 

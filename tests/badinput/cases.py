@@ -30,6 +30,9 @@ class Case:
     reading: Callable[[list[dict[str, object]]], bool] | None = None
     extra: dict[str, bytes] = field(default_factory=dict)  # more files the case needs
     also: tuple[str, ...] = ()  # regexes of further error lines this case causes
+    # JSON with no trace anywhere: the build skips it with a warning (an error with --strict,
+    # issue 15); ``error`` is then the warning's text. inspect still reports it as an error.
+    skipped: bool = False
 
 
 # -- builders of small documents -------------------------------------------------------------------
@@ -290,10 +293,12 @@ TRACE_CASES: list[Case] = [
         r"line 3: \$: not a chat stream event",
     ),
     # -- JSON of the wrong shape
-    Case("empty-object", "empty-object.json", b"{}", UNKNOWN_FORMAT),
-    Case("empty-array", "empty-array.json", b"[]", UNKNOWN_FORMAT),
-    Case("json-null", "null.json", b"null", UNKNOWN_FORMAT + r" \(got null\)"),
-    Case("json-string", "string.json", b'"hello"', UNKNOWN_FORMAT + r' \(got "hello"\)'),
+    Case("empty-object", "empty-object.json", b"{}", UNKNOWN_FORMAT, skipped=True),
+    Case("empty-array", "empty-array.json", b"[]", UNKNOWN_FORMAT, skipped=True),
+    Case("json-null", "null.json", b"null", UNKNOWN_FORMAT + r" \(got null\)", skipped=True),
+    Case(
+        "json-string", "string.json", b'"hello"', UNKNOWN_FORMAT + r' \(got "hello"\)', skipped=True
+    ),
     Case(  # found by atheris in CI: it used to give no trace and no error
         "bare-logprobs-content-null",
         "content-null.json",
@@ -305,6 +310,7 @@ TRACE_CASES: list[Case] = [
         "unknown.json",
         b'{"foo": 1, "bar": [1, 2]}',
         UNKNOWN_FORMAT + r' \(top-level keys: "bar", "foo"\)',
+        skipped=True,
     ),
     Case(
         "jsonl-with-a-number-line",

@@ -33,6 +33,7 @@ from tracesite.core.errors import (
     BuildError,
     Diagnostics,
     ErrorCollection,
+    NotATraceError,
     NoteError,
     TracesiteError,
 )
@@ -114,7 +115,7 @@ def build_project(
         diag.warn(w)
     memo = memo if memo is not None else BuildMemo(keep_traces=False)
     # gather
-    content = discover(config.build.content_dir)
+    content = discover(config.build.content_dir, config.build.exclude)
     notes = _read_notes(content, config, diag, memo)
     gathered = _gather(content, notes, config, opts)
     # render
@@ -299,6 +300,15 @@ def _render(
     for _, group in itertools.groupby(range(n_trace_tasks), key=gathered.task_source.__getitem__):
         got = [per_task[i] for i in group]
         error = next((g for g in got if isinstance(g, TracesiteError)), None)
+        if isinstance(error, NotATraceError):  # a JSON file with no trace anywhere: not content
+            diag.warn(
+                BuildError(
+                    "not a trace; skipped; add it to [build] exclude in tracesite.toml to"
+                    f" silence this ({error.message.split(';')[0]})",
+                    path=error.path,
+                )
+            )
+            continue
         if error is not None:
             diag.error(error)
             continue

@@ -43,6 +43,7 @@ class BuildConfig:
     output_dir: Path
     theme: str = "default"
     theme_dirs: tuple[Path, ...] = field(default=())  # the active theme first, built-ins last
+    exclude: tuple[str, ...] = ()  # globs of content/ paths that are not content (exclude_docs)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Config:
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "site": {"title": str, "description": str, "base_url": str},
-    "build": {"content_dir": str, "output_dir": str, "theme": str},
+    "build": {"content_dir": str, "output_dir": str, "theme": str, "exclude": list},
     "heatmap": {
         "columns": int,
         "alternatives": int,
@@ -314,12 +315,20 @@ def load_config(project: Path, *, base_url: str | None = None) -> Config:
             raise ConfigError(problem, address="--base-url")
         site = SiteConfig(title=site.title, description=site.description, base_url=base_url)
     b = values["build"]
+    exclude = b.get("exclude", [])
+    if not all(isinstance(x, str) for x in exclude):
+        raise ConfigError(
+            'expected a list of glob strings, e.g. ["drafts/**", "*.csv"]',
+            path=cfg_path,
+            address="build.exclude",
+        )
     theme = b.get("theme", "default")
     build = BuildConfig(
         content_dir=(project / b.get("content_dir", "content")).resolve(),
         output_dir=(project / b.get("output_dir", "site")).resolve(),
         theme=theme,
         theme_dirs=theme_dirs(project, theme),
+        exclude=tuple(exclude),
     )
     if not (project / "themes" / theme).is_dir() and not (builtin_themes_dir() / theme).is_dir():
         raise ConfigError(

@@ -46,6 +46,11 @@ class TraceReadError(TracesiteError):
     """
 
 
+class NotATraceError(TraceReadError):
+    """A JSON document in which no trace can be found anywhere (not a broken trace): the build
+    skips it with a warning (an error with ``--strict``), as a file that is not content."""
+
+
 class ConfigError(TracesiteError):
     """``tracesite.toml`` has a syntax error, an unknown key or a value of the wrong type."""
 

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tracesite.core.errors import TraceReadError
+from tracesite.core.errors import NotATraceError, TraceReadError
 from tracesite.core.options import ReadOptions
 from tracesite.core.tables import is_rollout_jsonl, is_rollout_row, table_kind
 from tracesite.formats import (
@@ -82,6 +82,12 @@ KNOWN_FORMATS = (
 
 Reader = Callable[[Any, str, str], list[Trace]]
 StreamReader = Callable[[Events, str], list[Trace]]
+
+
+def _not_a_trace(addr: str, obj: Any) -> TraceReadError:
+    """:func:`_unknown` for a whole document: nothing in it is a trace (the build warns)."""
+    err = _unknown(addr, obj)
+    return NotATraceError(err.message, path=err.path, address=err.address)
 
 
 def _unknown(addr: str, obj: Any) -> TraceReadError:
@@ -235,7 +241,11 @@ def read_document(
             return streamed
         first = _document_reader(obj[0], options)
         if first is None:
-            return _look_inside(obj, source, addr, _unknown(f"{addr}[0]", obj[0]), options)
+            # an array holding a known format after something else is a broken file (an error);
+            # one holding none anywhere is not a trace (a warning, unless found inside records)
+            broken = any(_document_reader(item, options) is not None for item in obj[1:64])
+            unknown = _unknown if broken else _not_a_trace
+            return _look_inside(obj, source, addr, unknown(f"{addr}[0]", obj[0]), options)
         traces: list[Trace] = []
         for item_addr, item in events:
             reader = _document_reader(item, options)
@@ -244,7 +254,7 @@ def read_document(
                 continue
             traces.extend(reader(item, source, item_addr))
         return traces
-    return _look_inside(obj, source, addr, _unknown(addr, obj), options)
+    return _look_inside(obj, source, addr, _not_a_trace(addr, obj), options)
 
 
 def _event_kind(obj: Any) -> str:
@@ -332,7 +342,10 @@ def read_events(
         return streamed
     traces: list[Trace] = []
     for addr, obj in events:
-        traces.extend(read_document(obj, source, addr, options))
+        try:
+            traces.extend(read_document(obj, source, addr, options))
+        except NotATraceError as exc:  # one line of several: a broken file, not a non-trace
+            raise TraceReadError(exc.message, path=exc.path, address=exc.address) from None
     return traces
 
 

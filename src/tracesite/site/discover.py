@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
 from tracesite.core.safetext import safe_text
@@ -85,8 +87,27 @@ def _link_target(path: Path) -> str:
         return "?"
 
 
-def discover(content_dir: Path) -> Content:
-    """Walk ``content_dir`` in sorted order; pair ``foo.md`` with ``foo.<ext>`` trace files."""
+def excluded(rel: str, patterns: Sequence[str]) -> bool:
+    """Whether the content path ``rel`` (posix, under content/) is left out: a part of it starts
+    with ``_`` (as Jekyll and Hugo leave such paths out), or it matches an ``[build] exclude``
+    glob (like MkDocs' ``exclude_docs``): a pattern without ``/`` matches any part's name, one
+    with ``/`` the path from content/, and a folder's pattern everything in it."""
+    parts = rel.split("/")
+    if any(p.startswith("_") for p in parts):
+        return True
+    for pat in patterns:
+        pat = pat.strip("/")
+        if "/" not in pat and any(fnmatch(p, pat) for p in parts):
+            return True
+        prefixes = ["/".join(parts[: k + 1]) for k in range(len(parts))]
+        if any(fnmatch(p, pat) or fnmatch(p, pat.removesuffix("/**")) for p in prefixes):
+            return True
+    return False
+
+
+def discover(content_dir: Path, exclude: Sequence[str] = ()) -> Content:
+    """Walk ``content_dir`` in sorted order; pair ``foo.md`` with ``foo.<ext>`` trace files.
+    Paths :func:`excluded` by ``exclude`` (and ``_`` names) are not content."""
     result = Content()
     if not content_dir.is_dir():
         return result
@@ -94,6 +115,8 @@ def discover(content_dir: Path) -> Content:
     for path in sorted(content_dir.rglob("*")):
         rel_parts = path.relative_to(content_dir).parts
         if any(is_ignored(part) for part in rel_parts) or not path.is_file():
+            continue
+        if excluded("/".join(rel_parts), exclude):
             continue
         if resolve_inside(content_dir, path) is None:  # a symlink (here or above) leads out
             result.refused.append((path, _link_target(path)))
