@@ -458,9 +458,7 @@ def test_tracesite_build_of_a_rollout_table(make_project, cli) -> None:
     done = cli("build", str(project))
     assert done.returncode == 0, done.stderr
     assert "3 traces" in done.stderr
-    page = (
-        project / "site" / "traces" / "run" / "step" / "r001" / "index.html"
-    ).read_text()
+    page = (project / "site" / "traces" / "run" / "step" / "r001" / "index.html").read_text()
     assert "vllm" in page and "Step 120" in page
 
 
