@@ -59,52 +59,84 @@ def _first(idx: np.ndarray) -> tuple[int, ...]:
 
 def data_flags(trace: Trace) -> list[Flag]:
     """What looks padded or broken in the trace's numbers, in a fixed order."""
-    flags: list[Flag] = []
-    n = trace.n_tokens
     mask = mask_of(trace)
-    counted = mask if mask is not None else np.ones(n, dtype=np.bool_)
-    counted = counted & ~trace.special
-    if mask is not None and n and not mask.any():
-        flags.append(Flag("mask_hides_all", "the loss mask is 0 at every position", n))
-    # A listed alternative with a known logprob shows the provider computed a distribution
-    # there: its chosen token's exact 0 is a real p = 1 (vLLM's float32 log-softmax gives runs of
-    # them on boilerplate), not padding.
-    n_alts = np.diff(trace.alt_offsets)
+    evidenced = _has_distribution(trace)
+    flags = _mask_flags(trace, mask) + _processed_flags(trace, evidenced)
+    counted = (mask if mask is not None else np.ones(trace.n_tokens, dtype=np.bool_)) & ~(
+        trace.special
+    )
+    flags += _zero_run_flags(trace, counted, evidenced | (np.diff(trace.alt_offsets) > 0))
+    flags += _channel_value_flags(trace) + _entropy_flags(trace)
+    differs = text_difference(trace)
+    if differs is not None:
+        flags.append(differs)
+    return flags + _reader_flags(trace)
+
+
+def _has_distribution(trace: Trace) -> np.ndarray:
+    """Positions listing an alternative with a known logprob: the provider computed a
+    distribution there, so the chosen token's exact 0 is a real p = 1 (vLLM's float32
+    log-softmax gives runs of them on boilerplate), not padding."""
     known_alt = np.isfinite(trace.alt_logprobs) & (trace.alt_logprobs < 0)
-    evidenced = np.zeros(n, dtype=np.bool_)
+    evidenced = np.zeros(trace.n_tokens, dtype=np.bool_)
     evidenced[trace.alt_position[known_alt]] = True
-    # Alternatives listed but every other one a sentinel, the chosen at exactly 0: the engine
-    # renormalised over a nucleus of one token (vLLM's processed logprobs after top-p/top-k).
+    return evidenced
+
+
+def _mask_flags(trace: Trace, mask: np.ndarray | None) -> list[Flag]:
+    if mask is not None and trace.n_tokens and not mask.any():
+        return [Flag("mask_hides_all", "the loss mask is 0 at every position", trace.n_tokens)]
+    return []
+
+
+def _processed_flags(trace: Trace, evidenced: np.ndarray) -> list[Flag]:
+    """Alternatives listed but every other one a sentinel, the chosen at exactly 0: the engine
+    renormalised over a nucleus of one token (vLLM's processed logprobs after top-p/top-k)."""
+    n_alts = np.diff(trace.alt_offsets)
     nucleus = np.flatnonzero((trace.logprobs == 0.0) & (n_alts > 1) & ~evidenced)
-    if len(nucleus) >= 3:
+    if len(nucleus) < 3:
+        return []
+    return [
+        Flag(
+            "processed_logprobs",
+            f"at {len(nucleus)} positions the chosen token has p = 1 and every alternative is"
+            " a sentinel: the logprobs look processed (renormalised after top-p/top-k), not the"
+            " model's raw distribution",
+            len(nucleus),
+            _first(nucleus),
+        )
+    ]
+
+
+def _zero_run_flags(trace: Trace, counted: np.ndarray, explained: np.ndarray) -> list[Flag]:
+    """Runs of logprob exactly 0 at generated positions nothing else explains: missing values
+    padded as 0. A trace shorter than ZERO_RUN (at least 4 long) counts when it is all zeros."""
+    n = trace.n_tokens
+    min_run = min(ZERO_RUN, max(n, 1)) if n >= 4 else ZERO_RUN
+    sources = [("logprob", trace.logprobs)]
+    sources += [(k, v) for k, v in trace.channels.items() if k in LOGPROB_LIKE]
+    flags = []
+    for name, values in sources:
+        runs = _runs((values == 0.0) & counted & ~explained, min_run)
+        if not runs:
+            continue
+        total = sum(b - a for a, b in runs)
+        where = ", ".join(f"{a + 1}–{b}" for a, b in runs[:5])
         flags.append(
             Flag(
-                "processed_logprobs",
-                f"at {len(nucleus)} positions the chosen token has p = 1 and every alternative is"
-                " a sentinel: the logprobs look processed (renormalised after top-p/top-k), not the"
-                " model's raw distribution",
-                len(nucleus),
-                _first(nucleus),
+                "zero_logprob_run",
+                f"{name} is exactly 0 (p = 1) over {total} generated positions ({where}):"
+                " missing values padded as 0?",
+                total,
+                tuple(a + 1 for a, _ in runs[:MAX_POSITIONS]),
             )
         )
-    evidenced |= n_alts > 0
-    sources: list[tuple[str, np.ndarray]] = [("logprob", trace.logprobs)]
-    sources += [(k, v) for k, v in trace.channels.items() if k in LOGPROB_LIKE]
-    for name, values in sources:
-        zero = (values == 0.0) & counted & ~evidenced
-        runs = _runs(zero, min(ZERO_RUN, max(n, 1)) if n >= 4 else ZERO_RUN)
-        if runs:
-            total = sum(b - a for a, b in runs)
-            where = ", ".join(f"{a + 1}–{b}" for a, b in runs[:5])
-            flags.append(
-                Flag(
-                    "zero_logprob_run",
-                    f"{name} is exactly 0 (p = 1) over {total} generated positions ({where}):"
-                    " missing values padded as 0?",
-                    total,
-                    tuple(a + 1 for a, _ in runs[:MAX_POSITIONS]),
-                )
-            )
+    return flags
+
+
+def _channel_value_flags(trace: Trace) -> list[Flag]:
+    """Per stored channel: logprobs above 0, and sentinels (padding, -9999 in logprobs)."""
+    flags = []
     for name, values in trace.channels.items():
         with np.errstate(invalid="ignore"):
             bad = np.abs(values) >= HUGE
@@ -131,27 +163,27 @@ def data_flags(trace: Trace) -> list[Flag]:
                     _first(hits),
                 )
             )
-    ent = trace.channels.get("entropy")
-    if ent is not None:
-        with np.errstate(invalid="ignore"):
-            neg = np.flatnonzero(ent < -1e-6)
-        if len(neg):
-            flags.append(
-                Flag("entropy_negative", f"entropy is negative at {len(neg)} positions", len(neg))
-            )
-    differs = text_difference(trace)
-    if differs is not None:
-        flags.append(differs)
-    for given in trace.meta.provenance.get("flags", ()) or ():
-        if isinstance(given, dict) and isinstance(given.get("code"), str):
-            flags.append(
-                Flag(
-                    given["code"],
-                    str(given.get("message", given["code"])),
-                    int(given.get("count", 0) or 0),
-                )
-            )
     return flags
+
+
+def _entropy_flags(trace: Trace) -> list[Flag]:
+    ent = trace.channels.get("entropy")
+    if ent is None:
+        return []
+    with np.errstate(invalid="ignore"):
+        neg = np.flatnonzero(ent < -1e-6)
+    if not len(neg):
+        return []
+    return [Flag("entropy_negative", f"entropy is negative at {len(neg)} positions", len(neg))]
+
+
+def _reader_flags(trace: Trace) -> list[Flag]:
+    """What a reader saw that the numbers cannot show (``meta.provenance["flags"]``)."""
+    return [
+        Flag(g["code"], str(g.get("message", g["code"])), int(g.get("count", 0) or 0))
+        for g in trace.meta.provenance.get("flags", ()) or ()
+        if isinstance(g, dict) and isinstance(g.get("code"), str)
+    ]
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -42,38 +42,10 @@ def build_figure(
 
     font = value(_FONT)
     data = bm.ColumnDataSource(data_columns)
-
-    def empty(*names: str) -> Any:
-        return bm.ColumnDataSource({n: [] for n in names})
-
-    src = {  # the drawing sources, filled by the browser code
-        "cells": empty("x", "y", "t", "pt", "v", "tc", "la", "fs", "i", "k"),
-        "unknown": empty("x", "y"),
-        "nums": empty("x", "y", "t", "nc", "nf"),
-        "flags": empty("x", "y"),
-        "bands": empty("x", "y", "w", "lx", "t"),
-        "target": empty("x", "y", "h"),
-    }
-    if channels:
-        src["masked"] = empty("x", "y")
-
+    src = _drawing_sources(bm, channels)
     # flipped: y grows downwards, row 0 on top; the browser code sets the span from frame_px
     y_range = bm.Range1d(start=frame_px / UNIT_PX, end=0)
-    plot = bm.Plot(
-        x_range=bm.Range1d(start=0, end=columns),
-        y_range=y_range,
-        frame_height=frame_px,
-        sizing_mode="stretch_width",
-        min_border_left=4,
-        min_border_right=8,
-        min_border_top=4,
-        min_border_bottom=4,
-        outline_line_color=None,
-        background_fill_color=None,
-        border_fill_color=None,
-        toolbar_location=None,
-        title=None,
-    )
+    plot = _plot(bm, columns, frame_px, y_range)
     # the browser code sets the palette (interpolated from these anchors) and range per mode
     mapper = bm.LinearColorMapper(
         palette=list(mode_palette(mode)), low=0, high=1, nan_color="#e4e4e4"
@@ -88,6 +60,54 @@ def build_figure(
     _draw_marks(bm, plot, src, font)
     bar = _color_bar(bm, mapper, mode)
     plot.add_layout(bar, "right")
+    hover = _add_tools(bm, plot, cell_renderer, y_range)
+    drawn = {k: v for k, v in src.items() if k != "masked"}
+    models = dict(plot=plot, data=data, **drawn, mapper=mapper, bar=bar, hover=hover, yr=y_range)
+    if channels:
+        models["masked"] = src["masked"]
+    _queue_when_ready(bm, plot, models)
+    return plot
+
+
+def _drawing_sources(bm: Any, channels: bool) -> dict[str, Any]:
+    """The empty data sources the browser code fills, by the name the page's models know."""
+
+    def empty(*names: str) -> Any:
+        return bm.ColumnDataSource({n: [] for n in names})
+
+    src = {
+        "cells": empty("x", "y", "t", "pt", "v", "tc", "la", "fs", "i", "k"),
+        "unknown": empty("x", "y"),
+        "nums": empty("x", "y", "t", "nc", "nf"),
+        "flags": empty("x", "y"),
+        "bands": empty("x", "y", "w", "lx", "t"),
+        "target": empty("x", "y", "h"),
+    }
+    if channels:
+        src["masked"] = empty("x", "y")
+    return src
+
+
+def _plot(bm: Any, columns: int, frame_px: int, y_range: Any) -> Any:
+    return bm.Plot(
+        x_range=bm.Range1d(start=0, end=columns),
+        y_range=y_range,
+        frame_height=frame_px,
+        sizing_mode="stretch_width",
+        min_border_left=4,
+        min_border_right=8,
+        min_border_top=4,
+        min_border_bottom=4,
+        outline_line_color=None,
+        background_fill_color=None,
+        border_fill_color=None,
+        toolbar_location=None,
+        title=None,
+    )
+
+
+def _add_tools(bm: Any, plot: Any, cell_renderer: Any, y_range: Any) -> Any:
+    """The hover over the cells and the vertical pan, both handled by the browser code."""
     hover = bm.HoverTool(
         renderers=[cell_renderer],
         tooltips=None,
@@ -96,24 +116,7 @@ def build_figure(
     pan = bm.PanTool(dimensions="height")
     plot.toolbar = bm.Toolbar(tools=[pan, hover], active_drag=pan)
     y_range.js_on_change("start", bm.CustomJS(code="TracesiteHeatmap.moved(cb_obj)"))
-    models = dict(
-        plot=plot,
-        data=data,
-        cells=src["cells"],
-        unknown=src["unknown"],
-        nums=src["nums"],
-        flags=src["flags"],
-        bands=src["bands"],
-        target=src["target"],
-        mapper=mapper,
-        bar=bar,
-        hover=hover,
-        yr=y_range,
-    )
-    if channels:
-        models["masked"] = src["masked"]
-    _queue_when_ready(bm, plot, models)
-    return plot
+    return hover
 
 
 def _draw_bands(bm: Any, plot: Any, src: dict[str, Any], font: Any) -> None:
