@@ -89,3 +89,17 @@ def test_branch_link_figure_click_and_svg_export(site: Path, browser) -> None:  
         page.mouse.click(target["x"], target["y"])
         page.wait_for_url(re.compile(r"/index\.html#pos-10$"))
         assert not record.errors, record.errors
+
+
+@pytest.mark.browser
+def test_the_group_page_has_no_horizontal_scroll_on_a_phone(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    from browser_helpers import new_page
+
+    url = (site / "groups" / "train-trip-duration" / "index.html").as_uri()
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    with new_page(browser, url, **phone) as (page, _):
+        page.wait_for_load_state("load")
+        widths = page.evaluate(
+            "() => [document.documentElement.clientWidth, document.documentElement.scrollWidth]"
+        )
+        assert widths[1] <= widths[0], widths
