@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from tracesite.core.config import project_config
 from tracesite.core.errors import TracesiteError
+from tracesite.core.options import ReadOptions
 from tracesite.formats import load
 from tracesite.model.channels import channel_stats
 from tracesite.model.checks import data_flags
@@ -169,6 +170,20 @@ def print_table(summaries: list[dict[str, Any]], out: TextIO, width: int) -> Non
         out.write(f"    {shown}{more}\n")
 
 
+def read_options(folder: Path, seen: dict[Path, ReadOptions]) -> ReadOptions:
+    """``[rollouts]`` of the project holding ``folder``, read once per folder of one inspect
+    (loading a config hashes its tokenizer, which may be tens of megabytes)."""
+    key = folder.resolve()
+    if key not in seen:
+        seen[key] = project_config(key).read
+    return seen[key]
+
+
+def _write_json(rows: list[dict[str, Any]], out: TextIO) -> None:
+    text = json.dumps(rows, ensure_ascii=False, indent=2)
+    out.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+
+
 def run_inspect(
     files: list[str],
     as_json: bool,
@@ -184,22 +199,22 @@ def run_inspect(
     summaries: list[dict[str, Any]] = []
     failed = False
     grouped: list[Trace] = []
+    configs: dict[Path, ReadOptions] = {}
     for path in files:
         try:
-            traces = load(path, project_config(Path(path).parent).read)
+            traces = load(path, read_options(Path(path).parent, configs))
         except TracesiteError as exc:
             err.write(visible(str(exc)) + "\n")
             failed = True
             continue
         if groups:
-            grouped.extend(t for t in traces if t.meta.group is not None)
+            grouped.extend(traces)  # by_group keeps those that have a group
         else:
             summaries.extend(trace_summary(t) for t in traces)
     if groups:
         rows = [group_stats(g, ts).as_dict() for g, ts in by_group(grouped).items()]
         if as_json:
-            text = json.dumps(rows, ensure_ascii=False, indent=2)
-            out.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+            _write_json(rows, out)
         else:
             out.write("GROUP  TRACES  UNIQUE  FIRST DIVERGENCE\n")
             for r in rows:
@@ -207,8 +222,7 @@ def run_inspect(
                 out.write(f"{visible(r['group'])}  {r['n_traces']}  {r['n_unique']}  {fd}\n")
         return 1 if failed else 0
     if as_json:
-        text = json.dumps(summaries, ensure_ascii=False, indent=2)
-        out.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+        _write_json(summaries, out)
     elif summaries:
         print_table(summaries, out, shutil.get_terminal_size((100, 24)).columns)
     return 1 if failed else 0

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tracesite.model.channels import DERIVED, channel_names, channel_values
+from tracesite.model.tokens import token_keys
 
 #: Alignment kinds per column.
 SAME, CHANGED, ONLY_A, ONLY_B = "same", "changed", "only_a", "only_b"
@@ -47,13 +48,9 @@ class Alignment:
         return None
 
 
-def _keys(trace: Any) -> list[object]:
-    return [b if b is not None else s for s, b in zip(trace.tokens, trace.token_bytes, strict=True)]
-
-
 def align(a: Any, b: Any) -> Alignment:
     """The alignment of two traces' chosen tokens."""
-    ka, kb = _keys(a), _keys(b)
+    ka, kb = token_keys(a.tokens, a.token_bytes), token_keys(b.tokens, b.token_bytes)
     vocab: dict[object, int] = {}
     ca = [vocab.setdefault(k, len(vocab)) for k in ka]
     cb = [vocab.setdefault(k, len(vocab)) for k in kb]

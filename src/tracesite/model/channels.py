@@ -127,10 +127,7 @@ def clean(name: str, values: FloatArray) -> FloatArray:
     """Values for display and arithmetic: padding (±1e29 and beyond, and sentinels in logprob
     channels) and infinities other than a logprob's -inf become NaN."""
     v = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        bad = np.abs(v) >= HUGE
-        if name in LOGPROB_LIKE:
-            bad |= (v <= SENTINEL) & (v != -math.inf)
+    bad = padding_mask(name, v)
     if not bad.any():
         return v
     out = v.copy()
@@ -138,19 +135,27 @@ def clean(name: str, values: FloatArray) -> FloatArray:
     return out
 
 
+def padding_mask(name: str, values: FloatArray) -> np.ndarray:
+    """Where a channel holds padding rather than data: magnitudes of 1e29 and beyond, and in a
+    logprob channel sentinels (<= -1000, -inf excepted: it is log 0)."""
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(values) >= HUGE
+        if name in LOGPROB_LIKE:
+            bad |= (values <= SENTINEL) & (values != -math.inf)
+    return np.asarray(bad, dtype=np.bool_)
+
+
+def _derived(trace: Trace, name: str) -> FloatArray:
+    left, right = DERIVED[name]
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = stored_or_logprob(trace, left) - stored_or_logprob(trace, right)
+        return np.exp(d) if name == "ratio" else d
+
+
 def derived_channels(trace: Trace) -> dict[str, FloatArray]:
     """The derived channels whose both sides the trace has (SPEC §15)."""
-    out: dict[str, FloatArray] = {}
-    have = set(trace.channels)
-    if np.isfinite(trace.logprobs).any():
-        have.add("logprob")
-    for name, (left, right) in DERIVED.items():
-        if left in have and right in have:
-            a, b = stored_or_logprob(trace, left), stored_or_logprob(trace, right)
-            with np.errstate(invalid="ignore", over="ignore"):
-                d = a - b
-                out[name] = np.exp(d) if name == "ratio" else d
-    return out
+    names = channel_names(trace)
+    return {name: _derived(trace, name) for name in names if name in DERIVED}
 
 
 def stored_or_logprob(trace: Trace, name: str) -> FloatArray:
@@ -175,10 +180,8 @@ def channel_values(trace: Trace, name: str) -> FloatArray:
     """One channel's values, cleaned (see :func:`clean`); KeyError when the trace lacks it."""
     if name == "logprob" or name in trace.channels:
         return stored_or_logprob(trace, name)
-    if name in DERIVED:
-        got = derived_channels(trace)
-        if name in got:
-            return got[name]
+    if name in DERIVED and name in channel_names(trace):
+        return _derived(trace, name)  # only this one: channel_stats asks for each in turn
     raise KeyError(name)
 
 

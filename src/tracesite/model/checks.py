@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tracesite.model.channels import HUGE, LOGPROB_LIKE, SENTINEL, mask_of
+from tracesite.model.channels import LOGPROB_LIKE, mask_of, padding_mask
 
 if TYPE_CHECKING:
     from tracesite.model.trace import Trace
@@ -138,10 +138,9 @@ def _channel_value_flags(trace: Trace) -> list[Flag]:
     """Per stored channel: logprobs above 0, and sentinels (padding, -9999 in logprobs)."""
     flags = []
     for name, values in trace.channels.items():
+        bad = padding_mask(name, values)
         with np.errstate(invalid="ignore"):
-            bad = np.abs(values) >= HUGE
             if name in LOGPROB_LIKE:
-                bad |= (values <= SENTINEL) & (values != -np.inf)
                 positive = np.flatnonzero(values > 1e-6)
                 if len(positive):
                     flags.append(

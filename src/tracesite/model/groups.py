@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from tracesite.model.tokens import token_keys
+
 #: Code of "no token here": the sequence ended (shorter siblings are padded with it).
 END = -1
 #: Forks drawn in a prefix tree, at most (deeper ones are counted, not drawn).
@@ -27,8 +29,7 @@ def token_codes(traces: Sequence[Any]) -> np.ndarray:
     longest = max((t.n_tokens for t in traces), default=0)
     out = np.full((len(traces), longest), END, dtype=np.int64)
     for row, t in enumerate(traces):
-        keys = [b if b is not None else s for s, b in zip(t.tokens, t.token_bytes, strict=True)]
-        codes = [vocab.setdefault(k, len(vocab)) for k in keys]
+        codes = [vocab.setdefault(k, len(vocab)) for k in token_keys(t.tokens, t.token_bytes)]
         out[row, : len(codes)] = codes
     return out
 

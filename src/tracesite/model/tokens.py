@@ -56,3 +56,9 @@ def pieces_of_valid_utf8(raw: tuple[bytes, ...]) -> tuple[str, ...] | None:
     # characters complete at a token's end: those begun before it, less one it cuts in two
     done = np.append(0, begun[ends] - ~starts[ends]).tolist()
     return tuple(map(text.__getitem__, map(slice, done[:-1], done[1:])))
+
+
+def token_keys(tokens: Sequence[str], raw: Sequence[bytes | None]) -> list[object]:
+    """What makes two chosen tokens the same token when traces are compared: their bytes, or
+    their label where they have none (groups and compare both use this)."""
+    return [b if b is not None else s for s, b in zip(tokens, raw, strict=True)]
