@@ -42,11 +42,25 @@ def test_a_rollout_group_gets_a_page_with_exact_numbers(site: Path) -> None:
     assert "Mean entropy by position" in page and "Sampler p against trainer p" in page
 
 
-def test_an_unchanged_group_is_not_rendered_again(site: Path) -> None:
+def test_an_unchanged_group_is_not_rendered_again(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither its pieces (render_group, in the pool's place with jobs=1), nor its page (the
+    template), nor its cache entry is touched on a build where nothing changed."""
+    import tracesite.build.assemble as assemble
+    import tracesite.build.groups as groups
+    import tracesite.render.groups as render_groups
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged group was rendered again")
+
+    monkeypatch.setattr(render_groups, "render_group", fail)
+    monkeypatch.setattr(groups, "group_fragment", fail)
+    monkeypatch.setattr(assemble, "group_fragment", fail)
     project = site.parent
     before = (site / "groups" / "train-trip-duration" / "index.html").stat().st_mtime_ns
     result = build_project(project, BuildOptions(quiet=True, jobs=1))
-    assert result.ok
+    assert result.ok, [str(e) for e in result.errors]
     assert "groups/train-trip-duration/index.html" not in result.changed
     assert (site / "groups" / "train-trip-duration" / "index.html").stat().st_mtime_ns == before
 

@@ -358,6 +358,11 @@ def _write_group_pages(
     """Each group's page, from the pieces its render task stored (SPEC §16)."""
     cards = {(e.source.rel, e.index): e.card for e in entries}
     for task in groups:
+        members = tuple(c for m in task.members if (c := cards.get((m.rel, m.index))))
+        # the render (members' keys, URLs, titles, rewards), the cards shown and the theme
+        key = digest_of(out.theme_key, task.key, members)
+        if out.unchanged(task.url, key, f"group {task.group}"):
+            continue  # kept as written, without reading its render or the template
         try:
             frag = group_fragment(task)
         except (OSError, ValueError) as exc:  # the cache folder was deleted mid-build
@@ -382,8 +387,8 @@ def _write_group_pages(
                 tree_html=Markup(frag.get("tree_html", "")),
                 forks_html=Markup(frag.get("forks_html", "")),
                 figures_html=Markup(frag.get("figures_html", "")),
-                cards=tuple(c for m in task.members if (c := cards.get((m.rel, m.index)))),
+                cards=members,
             ),
             f"group {task.group}",
-            key=task.key,
+            key=key,
         )

@@ -6,7 +6,8 @@ A group is the traces whose cards share a ``group`` (a rollout table's ``uid``, 
 ``groups/<group>/index.html``. Rendering a group needs its members' tokens, so it is a render
 task of its own: it reads each member file once (a rollout table only the rows its members are
 in) and stores the page's pieces under a key made of the members' own cache keys and URLs. The
-write stage renders nothing (tests/test_build_stages.py holds it to that).
+write stage renders nothing, and keeps an unchanged group's page without reading its render
+(tests/test_groups_build.py holds it to that).
 """
 
 from __future__ import annotations

@@ -192,9 +192,6 @@ class SiteWriter:
         self.written[rel] = digest
         self.changed.append(rel)
 
-    def copy(self, rel: str, src: Path) -> None:
-        self.write(rel, src.read_bytes())
-
     def finish(self) -> list[str]:
         """Remove files of the previous build that this build did not write; write the marker.
 

@@ -200,8 +200,8 @@ def table_rows(path: Path, options: ReadOptions | None = None) -> int | None:
             with pa.memory_map(str(path)) as source:
                 return int(pa.ipc.open_file(source).count_rows())
         if b"\n" in head and is_rollout_jsonl(head, options):
-            data = path.read_bytes()
-            return sum(1 for line in data.split(b"\n") if line.strip(b" \t\r"))
+            with path.open("rb") as fh:  # streamed: the main process never holds the table
+                return sum(1 for line in fh if line.strip(b" \t\r\n"))
     except Exception:  # any failure only means "not split": the reader, reading it, reports it
         return None
     return None
