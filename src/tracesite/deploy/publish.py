@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,11 +21,13 @@ import click
 from tracesite.build.writer import MARKER, check_output_dir, read_marker
 from tracesite.core.errors import DeployError, ErrorCollection, TracesiteError
 from tracesite.deploy.branchfiles import (
+    BranchFile,
     check_inputs,
     commit_message,
     foreign_files,
     shown_list,
 )
+from tracesite.deploy.git import Git, Staging
 from tracesite.deploy.pages_url import base_url_mismatch, normalise_cname, pages_url
 
 #: GitHub Pages refuses published sites larger than 1 GB.
@@ -37,15 +38,6 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 WARN_FILE_BYTES = 50 * 1024 * 1024
 
 _ZERO_OID = "0" * 40
-# Variables that would point git at another repository, index or work tree than ours.
-_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR")
-# Settings that must not change what ``git add`` stages from the site folder.
-_STAGING_CONFIG = (
-    "core.autocrlf=false",
-    "core.safecrlf=false",
-    "core.sparseCheckout=false",
-    "core.fsmonitor=false",
-)
 
 
 @dataclass(frozen=True)
@@ -139,90 +131,6 @@ def _size(n: int) -> str:
     return f"{value:.1f} {unit}"
 
 
-class Git:
-    """Runs git in one repository with a clean environment; failures become DeployErrors."""
-
-    def __init__(self, project: Path) -> None:
-        if not project.is_dir():
-            raise DeployError("no such folder", path=str(project))
-        self.env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-        self.project = project
-        self.git_dir = Path(self.run("rev-parse", "--absolute-git-dir", what="find the repository"))
-
-    def run(
-        self,
-        *args: str,
-        cwd: Path | None = None,
-        env: dict[str, str] | None = None,
-        stdin: bytes | None = None,
-        what: str = "",
-        check: bool = True,
-    ) -> str:
-        """Run ``git args`` and return its stdout, stripped; raise a DeployError on failure
-        (or return "" when ``check`` is false)."""
-        proc = self._run(args, cwd, env, stdin)
-        out = proc.stdout.decode("utf-8", "replace").strip()
-        if proc.returncode != 0:
-            if check:
-                err = proc.stderr.decode("utf-8", "replace").strip() or out
-                raise git_error(args, err, self.project, what)
-            return ""
-        return out
-
-    def ok(self, *args: str) -> bool:
-        """Whether ``git args`` succeeds (for yes/no questions such as ``merge-base``)."""
-        return self._run(args, None, None, None).returncode == 0
-
-    def _run(
-        self,
-        args: tuple[str, ...],
-        cwd: Path | None,
-        env: dict[str, str] | None,
-        stdin: bytes | None,
-    ) -> subprocess.CompletedProcess[bytes]:
-        try:
-            return subprocess.run(
-                ["git", *args],
-                cwd=cwd or self.project,
-                env=env or self.env,
-                input=stdin,
-                capture_output=True,
-                check=False,
-            )
-        except FileNotFoundError:
-            raise DeployError("git is not installed (or not on PATH)") from None
-
-    def ref(self, name: str) -> str | None:
-        """The commit a ref points to, or None."""
-        return (
-            self.run("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", check=False) or None
-        )
-
-
-def git_error(args: tuple[str, ...], stderr: str, project: Path, what: str) -> DeployError:
-    """A git failure as one clear DeployError, with a hint for the usual causes."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("hint:")]
-    detail = "; ".join(lines[-4:]) or "no message"
-    low = stderr.lower()
-    if "not a git repository" in low:
-        return DeployError(
-            "not inside a git repository; run `git init` and add a GitHub remote first",
-            path=str(project),
-        )
-    hint = ""
-    if "non-fast-forward" in low or "fetch first" in low or "[rejected]" in low:
-        hint = (
-            " (the remote branch has commits your local copy lacks, e.g. a deploy from another "
-            "machine: run `git fetch` and deploy again)"
-        )
-    elif any(s in low for s in ("authentication", "permission denied", "could not read username")):
-        hint = " (check your credentials and that you may push to this repository)"
-    elif "please tell me who you are" in low or "empty ident" in low:
-        hint = ' (set `git config user.name "..."` and `git config user.email ...`)'
-    doing = what or f"git {args[0]}"
-    return DeployError(f"git failed to {doing}: {detail}{hint}", path=str(project))
-
-
 def deploy_project(project: Path, options: DeployOptions | None = None) -> DeployResult:
     """Build ``project`` (unless told not to) and push the site to the Pages branch.
 
@@ -252,60 +160,15 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
         )
 
     parent = _parent(git, options)
-    with tempfile.TemporaryDirectory(prefix="tracesite-deploy-") as tmp:
-        staging = Staging(git, site, Path(tmp) / "index")
-        top_level = staging.add_site()
-        if cname is None and "CNAME" in top_level:
-            cname = (site / "CNAME").read_text(encoding="utf-8", errors="replace").strip() or None
-        elif cname is None:
-            cname = _file_in(git, parent, "CNAME")
-            if cname:
-                say(f"keeping CNAME {cname} from the previous deploy (--cname '' removes it)")
-        if cname:
-            staging.add_text("CNAME", f"{cname}\n")
-        elif "CNAME" in top_level:
-            staging.remove("CNAME")  # --cname '': publish without the custom domain
-        if ".nojekyll" not in top_level:
-            staging.add_text(".nojekyll", "")  # serve as is: no Jekyll, _-prefixed paths kept
-        kept = foreign_files(git.run, parent, staging.paths())
-        for f in kept:  # a verification file committed by hand stays where Pages serves it
-            staging.add_blob(f.mode, f.blob, f.path)
-        tree = staging.write_tree()
+    tree, kept, cname = _stage_site(git, site, parent, cname, say)
     if kept:
         warnings.append(
             f"kept {len(kept)} file(s) of the {options.branch} branch that tracesite did not "
             f"write: {shown_list([f.path for f in kept])} (delete them from the branch yourself "
             "if they should go)"
         )
-
-    changed = parent is None or git.run("rev-parse", f"{parent}^{{tree}}") != tree
-    commit = (
-        parent
-        if parent is not None and not changed
-        else _commit(
-            git, tree, parent, commit_message(git.ref("HEAD"), options.message, dirty, kept)
-        )
-    )
-    shown_url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", r"\1", push_url, flags=re.I)
-    say(f"pushing to {options.remote} ({shown_url}) {options.branch}...")
-    git.run(
-        "push",
-        "--quiet",
-        options.remote,
-        f"{commit}:refs/heads/{options.branch}",
-        what=f"push to {options.remote} ({shown_url})",  # never print a token in the URL
-    )
-    local = git.ref(f"refs/heads/{options.branch}")
-    if local != commit:
-        git.run(
-            "update-ref",
-            "-m",
-            "tracesite deploy",
-            f"refs/heads/{options.branch}",
-            commit,
-            local or _ZERO_OID,
-            what=f"update the local {options.branch} branch",
-        )
+    changed, commit = _site_commit(git, tree, parent, options, dirty, kept)
+    _push(git, options, push_url, commit, say)
 
     url = pages_url(remote_url, cname)
     if url is not None:
@@ -327,51 +190,76 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
     return result
 
 
-class Staging:
-    """A temporary index whose work tree is the site folder: the branch's next tree."""
+def _stage_site(
+    git: Git, site: Path, parent: str | None, cname: str | None, say: Callable[[str], None]
+) -> tuple[str, list[BranchFile], str | None]:
+    """The branch's next tree (site, CNAME, .nojekyll, files kept from ``parent``), the kept
+    files and the CNAME it publishes."""
+    with tempfile.TemporaryDirectory(prefix="tracesite-deploy-") as tmp:
+        staging = Staging(git, site, Path(tmp) / "index")
+        top_level = staging.add_site()
+        if cname is None and "CNAME" in top_level:
+            cname = (site / "CNAME").read_text(encoding="utf-8", errors="replace").strip() or None
+        elif cname is None:
+            cname = _file_in(git, parent, "CNAME")
+            if cname:
+                say(f"keeping CNAME {cname} from the previous deploy (--cname '' removes it)")
+        if cname:
+            staging.add_text("CNAME", f"{cname}\n")
+        elif "CNAME" in top_level:
+            staging.remove("CNAME")  # --cname '': publish without the custom domain
+        if ".nojekyll" not in top_level:
+            staging.add_text(".nojekyll", "")  # serve as is: no Jekyll, _-prefixed paths kept
+        kept = foreign_files(git.run, parent, staging.paths())
+        for f in kept:  # a verification file committed by hand stays where Pages serves it
+            staging.add_blob(f.mode, f.blob, f.path)
+        return staging.write_tree(), kept, cname
 
-    def __init__(self, git: Git, site: Path, index: Path) -> None:
-        self.git = git
-        self.site = site
-        # GIT_DIR is explicit: the site folder may live outside the repository's work tree
-        self.env = dict(
-            git.env, GIT_DIR=str(git.git_dir), GIT_WORK_TREE=str(site), GIT_INDEX_FILE=str(index)
+
+def _site_commit(
+    git: Git,
+    tree: str,
+    parent: str | None,
+    options: DeployOptions,
+    dirty: list[str],
+    kept: list[BranchFile],
+) -> tuple[bool, str]:
+    """Whether the tree differs from ``parent``'s, and the commit to push (``parent`` if not)."""
+    changed = parent is None or git.run("rev-parse", f"{parent}^{{tree}}") != tree
+    commit = (
+        parent
+        if parent is not None and not changed
+        else _commit(
+            git, tree, parent, commit_message(git.ref("HEAD"), options.message, dirty, kept)
         )
+    )
+    return changed, commit
 
-    def run(self, *args: str, stdin: bytes | None = None, what: str = "stage the site") -> str:
-        return self.git.run(*args, cwd=self.site, env=self.env, stdin=stdin, what=what)
 
-    def add_site(self) -> set[str]:
-        """Stage every file of the site (minus tracesite's marker); return the top-level names."""
-        cfg = [arg for c in _STAGING_CONFIG for arg in ("-c", c)]
-        # -f: the user's global or repository excludes must not drop files of the site
-        self.run(*cfg, "add", "--all", "--force", "--", ".")
-        self.remove(MARKER)
-        names = self.run("ls-files", "-z").split("\0")
-        return {n.split("/", 1)[0] for n in names if n}
-
-    def paths(self) -> set[str]:
-        """Every path staged so far."""
-        return {n for n in self.run("ls-files", "-z").split("\0") if n}
-
-    def add_blob(self, mode: str, blob: str, path: str) -> None:
-        """Add a file of an earlier commit (its blob) to the tree."""
-        self.run(
-            "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", what=f"keep {path}"
+def _push(
+    git: Git, options: DeployOptions, push_url: str, commit: str, say: Callable[[str], None]
+) -> None:
+    """Push ``commit`` to the remote branch, then move the local branch to it."""
+    shown_url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", r"\1", push_url, flags=re.I)
+    say(f"pushing to {options.remote} ({shown_url}) {options.branch}...")
+    git.run(
+        "push",
+        "--quiet",
+        options.remote,
+        f"{commit}:refs/heads/{options.branch}",
+        what=f"push to {options.remote} ({shown_url})",  # never print a token in the URL
+    )
+    local = git.ref(f"refs/heads/{options.branch}")
+    if local != commit:
+        git.run(
+            "update-ref",
+            "-m",
+            "tracesite deploy",
+            f"refs/heads/{options.branch}",
+            commit,
+            local or _ZERO_OID,
+            what=f"update the local {options.branch} branch",
         )
-
-    def add_text(self, name: str, text: str) -> None:
-        """Add a top-level file to the tree without writing it into the site folder."""
-        blob = self.run("hash-object", "-w", "--stdin", stdin=text.encode(), what=f"add {name}")
-        self.run(
-            "update-index", "--add", "--cacheinfo", f"100644,{blob},{name}", what=f"add {name}"
-        )
-
-    def remove(self, name: str) -> None:
-        self.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", name)
-
-    def write_tree(self) -> str:
-        return self.run("write-tree", what="write the site's tree")
 
 
 def _commit(git: Git, tree: str, parent: str | None, message: str) -> str:

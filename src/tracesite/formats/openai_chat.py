@@ -152,44 +152,74 @@ def read_chat_stream(events: Events, source: str) -> list[Trace]:
         for ci, raw in enumerate(expect_list(d.get("choices"), f"{addr}.choices")):
             caddr = f"{addr}.choices[{ci}]"
             choice = expect_dict(raw, caddr)
-            index = choice.get("index", ci)
-            key = (rid if isinstance(rid, str | int) else None, index if type(index) is int else ci)
-            state = groups.get(key)
-            if state is None:
-                extra = small_extra(d, ("id", "system_fingerprint", "service_tier"))
-                state = groups[key] = _StreamChoice(
-                    meta={
-                        "source": source,
-                        "model": model_name(d, addr),
-                        "created": iso_time(d.get("created"), f"{addr}.created"),
-                        "extra": extra,
-                    }
-                )
-            reason = choice.get("finish_reason")
-            if reason is not None:
-                state.finish_reason = optional_str(reason, f"{caddr}.finish_reason")
-            delta = choice.get("delta")
-            if delta is not None:
-                delta = expect_dict(delta, f"{caddr}.delta")
-                for part, _, text_key in PARTS:
-                    piece = delta.get(text_key)
-                    if piece is not None:
-                        piece = optional_str(piece, f"{caddr}.delta.{text_key}")
-                        state.texts.setdefault(part, []).append(piece or "")
-            lp = choice.get("logprobs")
-            if lp is None:
+            state = _stream_choice(groups, d, ci, choice, addr, source)
+            _add_chunk(state, choice, caddr)
+    traces, came_from = _stream_traces(groups, usage)
+    if not any(len(t) for t in traces):
+        raise fail("$", "this chat stream has no logprobs (request them with logprobs=true)")
+    rids = {r for r, _ in came_from}
+    return group_choices(traces, came_from, next(iter(rids)), source) if len(rids) == 1 else traces
+
+
+def _stream_choice(
+    groups: dict[tuple[Any, int], _StreamChoice],
+    d: dict[str, Any],
+    ci: int,
+    choice: dict[str, Any],
+    addr: str,
+    source: str,
+) -> _StreamChoice:
+    """The state of a chunk's choice, started from the chunk when it is the choice's first."""
+    rid = d.get("id")
+    index = choice.get("index", ci)
+    key = (rid if isinstance(rid, str | int) else None, index if type(index) is int else ci)
+    state = groups.get(key)
+    if state is None:
+        extra = small_extra(d, ("id", "system_fingerprint", "service_tier"))
+        state = groups[key] = _StreamChoice(
+            meta={
+                "source": source,
+                "model": model_name(d, addr),
+                "created": iso_time(d.get("created"), f"{addr}.created"),
+                "extra": extra,
+            }
+        )
+    return state
+
+
+def _add_chunk(state: _StreamChoice, choice: dict[str, Any], caddr: str) -> None:
+    """Add one chunk's finish reason, delta texts and logprob entries to a choice's state."""
+    reason = choice.get("finish_reason")
+    if reason is not None:
+        state.finish_reason = optional_str(reason, f"{caddr}.finish_reason")
+    delta = choice.get("delta")
+    if delta is not None:
+        delta = expect_dict(delta, f"{caddr}.delta")
+        for part, _, text_key in PARTS:
+            piece = delta.get(text_key)
+            if piece is not None:
+                piece = optional_str(piece, f"{caddr}.delta.{text_key}")
+                state.texts.setdefault(part, []).append(piece or "")
+    lp = choice.get("logprobs")
+    if lp is None:
+        return
+    lp = expect_dict(lp, f"{caddr}.logprobs")
+    for part, key_name, _ in PARTS:
+        entries = lp.get(key_name)
+        if entries is None:
+            continue
+        b = state.parts.get(part)
+        if b is None:
+            if entries == []:
                 continue
-            lp = expect_dict(lp, f"{caddr}.logprobs")
-            for part, key_name, _ in PARTS:
-                entries = lp.get(key_name)
-                if entries is None:
-                    continue
-                b = state.parts.get(part)
-                if b is None:
-                    if entries == []:
-                        continue
-                    b = state.parts[part] = TraceBuilder()
-                read_entries(entries, f"{caddr}.logprobs.{key_name}", b)
+            b = state.parts[part] = TraceBuilder()
+        read_entries(entries, f"{caddr}.logprobs.{key_name}", b)
+
+
+def _stream_traces(
+    groups: dict[tuple[Any, int], _StreamChoice], usage: dict[Any, Any]
+) -> tuple[list[Trace], list[tuple[Any, int]]]:
+    """One trace per part with logprobs of each choice, and the (response, choice) of each."""
     traces: list[Trace] = []
     came_from: list[tuple[Any, int]] = []
     for (rid, choice_index), state in groups.items():
@@ -217,10 +247,7 @@ def read_chat_stream(events: Events, source: str) -> list[Trace]:
                 )
             )
             came_from.append((rid, choice_index))
-    if not any(len(t) for t in traces):
-        raise fail("$", "this chat stream has no logprobs (request them with logprobs=true)")
-    rids = {r for r, _ in came_from}
-    return group_choices(traces, came_from, next(iter(rids)), source) if len(rids) == 1 else traces
+    return traces, came_from
 
 
 def read_completions_response(d: dict[str, Any], source: str, addr: str = "$") -> list[Trace]:

@@ -1,5 +1,5 @@
-"""Rollout tables as containers: the rows of a range as Arrow record batches, and the number of
-rows (pyarrow, imported only here and only when such a file is read).
+"""Rollout tables as containers: the rows of a range as Arrow record batches, the number of rows,
+and a batch's list columns flattened into numpy (pyarrow, imported only when such a file is read).
 
 Parquet (``PAR1``), Arrow IPC files and Feather v2 (``ARROW1``, the same format), Arrow IPC
 streams and Feather v1 (``FEA1``) are recognised by their magic bytes, JSONL rollouts by their
@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from tracesite.core.errors import TraceReadError
 
@@ -172,3 +175,54 @@ def _ipc_file_batches(
             b = min(stop, a + BATCH_ROWS)
             yield a, batch.slice(a - row, b - a)
         row += n
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    """One list column of a batch: its values flattened; row i holds offsets[i]..offsets[i+1]."""
+
+    values: Any  # a pyarrow Array
+    offsets: np.ndarray
+    valid: np.ndarray  # False where the row's list is null
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def row(self, values: Any, i: int) -> Any:
+        """Row i's slice of ``values`` (this column's, flattened), or None where it is null."""
+        return values[int(self.offsets[i]) : int(self.offsets[i + 1])] if self.valid[i] else None
+
+
+def list_column(batch: Any, column: str) -> ListColumn:
+    """A batch's list column, flattened once for every row to slice."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = batch.column(column)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    return ListColumn(arr.flatten(), offsets, np.asarray(valid, dtype=np.bool_))
+
+
+def float_values(values: Any) -> np.ndarray:
+    """A flattened numeric column as float64."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # float32 -> float64 is exact, so a channel holds the very values the file wrote
+    out = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(out, dtype=np.float64)
+
+
+def id_values(values: Any) -> np.ndarray:
+    """A flattened token-id column as int64, -1 where null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ints = pc.fill_null(pc.cast(values, pa.int64()), -1)
+    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)

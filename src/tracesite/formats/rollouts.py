@@ -24,7 +24,14 @@ from tracesite.core.errors import TraceReadError
 from tracesite.core.options import COLUMN_ROLES, ReadOptions
 from tracesite.core.tables import table_kind
 from tracesite.formats.common import special_positions
-from tracesite.formats.rollout_tables import count_rows, iter_batches
+from tracesite.formats.rollout_tables import (
+    ListColumn,
+    count_rows,
+    float_values,
+    id_values,
+    iter_batches,
+    list_column,
+)
 from tracesite.formats.token_ids import id_label, load_decoder
 from tracesite.model.trace import Trace, TraceMeta
 
@@ -205,50 +212,6 @@ def layout_of(schema: pa.Schema, options: ReadOptions) -> Layout:
     )
 
 
-@dataclass(frozen=True)
-class _Lists:
-    """One list column of a batch: its values flattened; row i holds offsets[i]..offsets[i+1]."""
-
-    values: Any  # a pyarrow Array
-    offsets: np.ndarray
-    valid: np.ndarray  # False where the row's list is null
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-
-def _lists(batch: Any, column: str) -> _Lists:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = batch.column(column)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(arr) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    return _Lists(arr.flatten(), offsets, np.asarray(valid, dtype=np.bool_))
-
-
-def _floats(values: Any) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # float32 -> float64 is exact, so a channel holds the very values the file wrote
-    out = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _ids(values: Any) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    ints = pc.fill_null(pc.cast(values, pa.int64()), -1)
-    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def _scalar(value: Any) -> Any:
     """A value cards can show and sort by, or None."""
     if isinstance(value, bool | int | str):
@@ -262,7 +225,7 @@ def _scalar(value: Any) -> Any:
     return f if math.isfinite(f) else None
 
 
-def _check_lengths(name: str, lists: _Lists, n_tokens: np.ndarray, first: int) -> None:
+def _check_lengths(name: str, lists: ListColumn, n_tokens: np.ndarray, first: int) -> None:
     bad = np.flatnonzero(lists.valid & (lists.lengths != n_tokens))
     if len(bad):
         i = int(bad[0])
@@ -322,12 +285,13 @@ def _rows_of(batch: Any, column: str | None) -> list[Any]:
     return batch.column(column).to_pylist() if column is not None else [None] * batch.num_rows
 
 
-def _batch_traces(batch: Any, first: int, r: _Reading) -> list[Trace]:
-    """The traces of one batch of rows (row numbers from ``first``)."""
-    lay, opts = r.layout, r.options
-    ids_l = _lists(batch, lay.token_ids) if lay.token_ids else None
-    ids = _ids(ids_l.values) if ids_l is not None else None
-    tok_l = _lists(batch, lay.tokens) if lay.tokens else None
+def _token_columns(
+    batch: Any, first: int, lay: Layout, opts: ReadOptions
+) -> tuple[ListColumn, ListColumn | None, np.ndarray | None, Any, Any, Any]:
+    """The batch's token column (strings, else ids), its labels, bytes and special flags."""
+    ids_l = list_column(batch, lay.token_ids) if lay.token_ids else None
+    ids = id_values(ids_l.values) if ids_l is not None else None
+    tok_l = list_column(batch, lay.tokens) if lay.tokens else None
     special: Any = None
     raws: Any = None
     if tok_l is not None:
@@ -343,77 +307,102 @@ def _batch_traces(batch: Any, first: int, r: _Reading) -> list[Trace]:
     missing = np.flatnonzero(~base.valid)
     if len(missing):
         raise TraceReadError(f"column {base_col}: no value", address=f"row {first + missing[0]}")
-    n_tokens = base.lengths
-    channels: list[tuple[str, _Lists, np.ndarray]] = []
+    return base, ids_l, ids, labels, raws, special
+
+
+def _channel_columns(
+    batch: Any, first: int, lay: Layout, n_tokens: np.ndarray
+) -> tuple[list[tuple[str, ListColumn, np.ndarray]], dict[str, np.ndarray]]:
+    """The channel columns, and the rows each optional one leaves out (length differs)."""
+    channels: list[tuple[str, ListColumn, np.ndarray]] = []
     for name, col in lay.channels:
-        lists = _lists(batch, col)
+        lists = list_column(batch, col)
         _check_lengths(col, lists, n_tokens, first)
-        channels.append((name, lists, _floats(lists.values)))
+        channels.append((name, lists, float_values(lists.values)))
     partial: dict[str, np.ndarray] = {}  # optional channel -> rows whose length differs
     for name, col in lay.optional:
-        lists = _lists(batch, col)
+        lists = list_column(batch, col)
         match = lists.valid & (lists.lengths == n_tokens)
         if match.any():
             channels.append(
-                (name, _Lists(lists.values, lists.offsets, match), _floats(lists.values))
+                (name, ListColumn(lists.values, lists.offsets, match), float_values(lists.values))
             )
             partial[name] = lists.valid & ~match
-    lp_l = _lists(batch, lay.logprob) if lay.logprob else None
+    return channels, partial
+
+
+def _row_tokens(labels: Any, raws: Any, special: Any, lo: int, hi: int) -> tuple[Any, Any, Any]:
+    """One row's token labels, bytes and special flags (found from the labels when unknown)."""
+    row_labels = labels[lo:hi]
+    row_labels = row_labels if isinstance(row_labels, list) else row_labels.tolist()
+    row_raws = None if raws is None else list(raws[lo:hi])
+    if special is not None:
+        return row_labels, row_raws, special[lo:hi]
+    marks = special_positions(row_labels, [None] * (hi - lo), None)
+    row_special = np.zeros(hi - lo, dtype=np.bool_)
+    row_special[list(marks)] = True
+    return row_labels, row_raws, row_special
+
+
+def _row_provenance(
+    provenance: dict[str, Any],
+    chans: dict[str, Any],
+    left_out: list[str],
+    opts: ReadOptions,
+    no_text: bool,
+) -> dict[str, Any]:
+    """One row's provenance: the batch's, plus its entropy source and flags."""
+    prov = dict(provenance)
+    if "entropy" in chans:
+        prov["entropy"] = opts.entropy or "exact"
+    flags = [
+        {
+            "code": "length_mismatch",
+            "message": f"column {name} is not as long as the tokens in this row: left out",
+        }
+        for name in left_out
+    ]
+    if no_text:
+        flags.append(
+            {
+                "code": "no_tokenizer",
+                "message": "token ids without a tokenizer: the text is not known"
+                " (set [rollouts] tokenizer to a local tokenizer.json)",
+            }
+        )
+    if flags:
+        prov["flags"] = flags
+    return prov
+
+
+def _batch_traces(batch: Any, first: int, r: _Reading) -> list[Trace]:
+    """The traces of one batch of rows (row numbers from ``first``)."""
+    lay, opts = r.layout, r.options
+    base, ids_l, ids, labels, raws, special = _token_columns(batch, first, lay, opts)
+    n_tokens = base.lengths
+    channels, partial = _channel_columns(batch, first, lay, n_tokens)
+    lp_l = list_column(batch, lay.logprob) if lay.logprob else None
     if lp_l is not None:
         _check_lengths(lay.logprob or "", lp_l, n_tokens, first)
-    lp = _floats(lp_l.values) if lp_l is not None else None
+    lp = float_values(lp_l.values) if lp_l is not None else None
     prompts, groups, names = (_rows_of(batch, c) for c in (lay.prompt, lay.group, lay.id))
     meta_cols = [(f, _rows_of(batch, c)) for f, c in lay.meta]
     scalar_cols = [(n, _rows_of(batch, c)) for n, c in lay.scalars]
     provenance: dict[str, Any] = {
         k: v for k, v in (("engine", opts.engine), ("logprobs", opts.logprobs)) if v
     }
-    if tok_l is None:
+    if not lay.tokens:
         provenance["tokenizer"] = opts.tokenizer or NO_TOKENIZER
+    no_text = not lay.tokens and not opts.tokenizer_path
     traces = []
     for i in range(batch.num_rows):
         lo, hi = int(base.offsets[i]), int(base.offsets[i + 1])
-        row_labels = labels[lo:hi]
-        row_labels = row_labels if isinstance(row_labels, list) else row_labels.tolist()
-        row_raws = None if raws is None else list(raws[lo:hi])
-        if special is not None:
-            row_special = special[lo:hi]
-        else:
-            marks = special_positions(row_labels, [None] * (hi - lo), None)
-            row_special = np.zeros(hi - lo, dtype=np.bool_)
-            row_special[list(marks)] = True
-        tids = None
-        if ids is not None and ids_l is not None and ids_l.valid[i]:
-            tids = ids[int(ids_l.offsets[i]) : int(ids_l.offsets[i + 1])]
-        chans = {
-            name: values[int(lists.offsets[i]) : int(lists.offsets[i + 1])]
-            for name, lists, values in channels
-            if lists.valid[i]
-        }
-        row_lp = None
-        if lp is not None and lp_l is not None and lp_l.valid[i]:
-            row_lp = lp[int(lp_l.offsets[i]) : int(lp_l.offsets[i + 1])]
-        prov = dict(provenance)
-        if "entropy" in chans:
-            prov["entropy"] = opts.entropy or "exact"
-        flags = [
-            {
-                "code": "length_mismatch",
-                "message": f"column {name} is not as long as the tokens in this row: left out",
-            }
-            for name, rows in partial.items()
-            if rows[i]
-        ]
-        if tok_l is None and not opts.tokenizer_path:
-            flags.append(
-                {
-                    "code": "no_tokenizer",
-                    "message": "token ids without a tokenizer: the text is not known"
-                    " (set [rollouts] tokenizer to a local tokenizer.json)",
-                }
-            )
-        if flags:
-            prov["flags"] = flags
+        row_labels, row_raws, row_special = _row_tokens(labels, raws, special, lo, hi)
+        tids = ids_l.row(ids, i) if ids_l is not None else None
+        chans = {name: lists.row(values, i) for name, lists, values in channels if lists.valid[i]}
+        row_lp = lp_l.row(lp, i) if lp_l is not None else None
+        left_out = [name for name, rows in partial.items() if rows[i]]
+        prov = _row_provenance(provenance, chans, left_out, opts, no_text)
         meta_values = {f: values[i] for f, values in meta_cols if isinstance(values[i], str)}
         scalars = {n: v for n, values in scalar_cols if (v := _scalar(values[i])) is not None}
         meta = TraceMeta(
