@@ -32,7 +32,7 @@ from tracesite.formats.rollout_tables import (
     iter_batches,
     list_column,
 )
-from tracesite.formats.token_ids import id_label, load_decoder
+from tracesite.formats.token_ids import NO_TOKENIZER, id_label, load_decoder
 from tracesite.model.trace import Trace, TraceMeta
 
 if TYPE_CHECKING:
@@ -76,8 +76,6 @@ MAX_SCALAR_CHARS = 200
 #: What pyarrow raises on a damaged table besides its own ArrowException (which subclasses some
 #: of these): all become a TraceReadError.
 _TABLE_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, OverflowError)
-
-NO_TOKENIZER = "none: token ids shown as ⟨id N⟩ (set [rollouts] tokenizer)"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from tracesite.formats.common import (
     small_extra,
 )
 from tracesite.formats.entries import id_of, logprob_of
-from tracesite.formats.token_ids import IdDecoder, id_label, load_decoder
+from tracesite.formats.token_ids import NO_TOKENIZER, IdDecoder, id_label, load_decoder
 from tracesite.model.trace import Trace, TraceMeta
 
 FORMAT_NAME = "sglang"
@@ -140,7 +140,7 @@ def _trace(
     if decoder is not None:
         provenance["tokenizer"] = decoder.name
     elif read and all(t is None for _, _, t in read):
-        provenance["tokenizer"] = "none: token ids shown as ⟨id N⟩ (set [rollouts] tokenizer)"
+        provenance["tokenizer"] = NO_TOKENIZER
     return b.build(
         TraceMeta(
             source=source,

@@ -26,6 +26,9 @@ import numpy as np
 
 from tracesite.core.errors import TraceReadError
 
+#: A trace's provenance "tokenizer" when token ids could not be decoded (no tokenizer set).
+NO_TOKENIZER = "none: token ids shown as ⟨id N⟩ (set [rollouts] tokenizer)"
+
 _BYTE_FALLBACK = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 
 
