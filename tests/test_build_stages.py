@@ -98,10 +98,11 @@ def test_embeds_render_in_the_worker_pool(make_project, monkeypatch):
     sent: list[str] = []
     real_run = executor._run
 
-    def watching(tasks, jobs, progress):  # type: ignore[no-untyped-def]
+    # _run's signature as of the Dask executor: the executor is passed on (the local pool here)
+    def watching(tasks, jobs, progress, executor="process"):  # type: ignore[no-untyped-def]
         sent.extend(t.part or "file" for t in tasks)
-        assert jobs == 2
-        return real_run(tasks, jobs, progress)
+        assert jobs == 2 and executor == "process"
+        return real_run(tasks, jobs, progress, executor)
 
     monkeypatch.setattr(executor, "_run", watching)
     r = _build(proj, jobs=2)

@@ -112,6 +112,12 @@ def render(
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: cores).")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--clean", is_flag=True, help="Empty the output folder first.")
+@click.option(
+    "--executor",
+    default="process",
+    show_default=True,
+    help="Where traces render: process, dask (a local cluster) or dask://HOST:PORT.",
+)
 @at_the_edge
 def build(
     project: str,
@@ -120,8 +126,10 @@ def build(
     jobs: int | None,
     strict: bool,
     clean: bool,
+    executor: str,
 ) -> None:
     """Build the project in PROJECT (default: current folder) into site/."""
+    from tracesite.build.dask_executor import check_executor
     from tracesite.build.pipeline import BuildOptions, build_project
 
     result = build_project(
@@ -132,6 +140,7 @@ def build(
             jobs=jobs,
             strict=strict,
             clean=clean,
+            executor=check_executor(executor),
         ),
     )
     sys.exit(0 if result.ok else 1)
@@ -168,6 +177,13 @@ def new(directory: str) -> None:
 @click.option("--message", "-m", help="Commit message.")
 @click.option("--cname", help="Custom domain written to CNAME.")
 @click.option("--no-build", is_flag=True, help="Publish the existing output folder as it is.")
+@click.option(
+    "--base-url",
+    help="Build with this [site] base_url: where the site is served (https://USER.github.io/REPO/).",
+)
+@click.option(
+    "--force", is_flag=True, help="Publish even when base_url cannot be right for the remote."
+)
 @at_the_edge
 def deploy(
     project: str,
@@ -176,6 +192,8 @@ def deploy(
     message: str | None,
     cname: str | None,
     no_build: bool,
+    base_url: str | None,
+    force: bool,
 ) -> None:
     """Build and push the site to a GitHub Pages branch."""
     from tracesite.deploy.publish import DeployOptions, deploy_project
@@ -188,5 +206,7 @@ def deploy(
             message=message,
             cname=cname,
             build=not no_build,
+            base_url=base_url,
+            force=force,
         ),
     )

@@ -111,7 +111,16 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResult]:
+def _run(
+    tasks: list[Task], jobs: int, progress: Progress, executor: str = "process"
+) -> Iterator[FileResult]:
+    if executor != "process" and tasks:
+        from tracesite.build.dask_executor import map_ordered
+
+        for r in map_ordered(run_task, tasks, executor, jobs):
+            yield r
+            progress.step()
+        return
     if jobs <= 1:
         for t in tasks:
             yield process_file(t)
@@ -129,12 +138,20 @@ def _run(tasks: list[Task], jobs: int, progress: Progress) -> Iterator[FileResul
 
 
 def run_tasks(
-    tasks: list[Task], memo: BuildMemo, *, jobs: int | None, quiet: bool
+    tasks: list[Task],
+    memo: BuildMemo,
+    *,
+    jobs: int | None,
+    quiet: bool,
+    executor: str = "process",
 ) -> Iterator[tuple[int, FileResult]]:
     """Each task's number and result, as they come: cache hits first, answered here (a stat, or
     a read and a hash, and one line of the entry); only the misses go to worker processes, so
     an unchanged gallery never pays for starting a pool. The caller keeps what it needs of each
-    result (a card) and drops the rest, so no build holds every trace's summary."""
+    result (a card) and drops the rest, so no build holds every trace's summary.
+
+    ``executor`` is ``process`` (a local pool) or ``dask`` / ``dask://HOST:PORT``
+    (:mod:`tracesite.build.dask_executor`); the results come in the same order either way."""
     if not tasks:
         return
     index = StatIndex(tasks[0].cache_dir, RENDER_KEY)
@@ -147,7 +164,9 @@ def run_tasks(
             yield i, hit
     memo.rotate()
     progress = Progress(len(misses), quiet)
-    rendered = _run([tasks[i] for i, _ in misses], worker_count(jobs, len(misses)), progress)
+    todo = [tasks[i] for i, _ in misses]
+    n = worker_count(jobs, len(misses)) if executor == "process" else jobs or 0
+    rendered = _run(todo, n, progress, executor)
     for (i, st), res in zip(misses, rendered, strict=True):
         task = tasks[i]
         if st is not None and res.error is None:
@@ -156,9 +175,16 @@ def run_tasks(
     index.save()
 
 
-def map_in_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int | None) -> list[R]:
+def map_in_pool(
+    fn: Callable[[T], R], items: Sequence[T], jobs: int | None, executor: str = "process"
+) -> list[R]:
     """``[fn(x) for x in items]``, in worker processes when there are enough items (the same
-    pool set-up as the trace tasks: it dies with the build); ``fn`` must pickle by name."""
+    pool set-up as the trace tasks: it dies with the build); ``fn`` must pickle by name.
+    With a Dask ``executor`` the items run on its workers, the results in the items' order."""
+    if executor != "process" and items:
+        from tracesite.build.dask_executor import map_ordered
+
+        return list(map_ordered(fn, items, executor, jobs))
     n = worker_count(jobs, len(items))
     if n <= 1:
         return [fn(x) for x in items]
