@@ -1,4 +1,5 @@
-"""The gallery in a real browser: search, tag filter, sort, dark mode, nothing from the network."""
+"""The gallery in a real browser: search, tag filter, sort, dark mode, nothing from the network.
+The gallery at scale (paging, token queries, file:// and http://) is tests/test_gallery_scale_browser.py."""
 
 from __future__ import annotations
 
@@ -43,30 +44,45 @@ def visible_titles(page) -> list[str]:
     )
 
 
+def wait_view(page) -> None:
+    page.wait_for_function(
+        "(f => !f.hidden && !f.hasAttribute('aria-busy'))(document.getElementById('gallery-controls'))"
+    )
+
+
 def test_search_filter_and_sort(gallery, page):
     page.goto((gallery / "index.html").as_uri())
+    wait_view(page)
     assert visible_titles(page) == ["Alpha run", "Beta run", "Gamma eval"]
-    # text search reaches the generated text through the .js search index
+    # text search reaches the generated text through the .js postings shards
     page.fill("#q", "zebra")
     page.wait_for_function("document.querySelectorAll('article.card:not([hidden])').length === 1")
+    wait_view(page)
     assert visible_titles(page) == ["Gamma eval"]
     assert page.locator("#count").text_content() == "1 trace"
     page.fill("#q", "")
+    page.wait_for_function("document.querySelectorAll('article.card:not([hidden])').length === 3")
     # tag filter
     page.select_option("#tag-filter", "math")
     page.wait_for_function("document.querySelectorAll('article.card:not([hidden])').length === 2")
     assert visible_titles(page) == ["Alpha run", "Beta run"]
     page.select_option("#tag-filter", "")
-    # sorting: longest first, then newest first
+    wait_view(page)
+    # sorting is over the whole gallery, across sections
     page.select_option("#sort", "n-desc")
-    assert visible_titles(page) == ["Beta run", "Alpha run", "Gamma eval"]  # per section
+    wait_view(page)
+    assert visible_titles(page) == ["Beta run", "Gamma eval", "Alpha run"]
     page.select_option("#sort", "date-desc")
+    wait_view(page)
     assert visible_titles(page) == ["Beta run", "Alpha run", "Gamma eval"]
     page.select_option("#sort", "date-asc")
-    assert visible_titles(page)[:2] == ["Alpha run", "Beta run"]
+    wait_view(page)
+    assert visible_titles(page) == ["Gamma eval", "Alpha run", "Beta run"]
     # the state is kept in the URL, so a filtered view can be shared
-    page.fill("#q", "gamma")
-    assert "q=gamma" in page.evaluate("location.hash")
+    page.fill("#q", "stripes")
+    page.press("#q", "Enter")
+    wait_view(page)
+    assert "q=stripes" in page.evaluate("location.hash")
     page.reload()
     page.wait_for_function("document.querySelectorAll('article.card:not([hidden])').length === 1")
     assert visible_titles(page) == ["Gamma eval"]
@@ -75,6 +91,7 @@ def test_search_filter_and_sort(gallery, page):
 
 def test_no_match_message(gallery, page):
     page.goto((gallery / "index.html").as_uri())
+    wait_view(page)
     page.fill("#q", "nothing-has-this-word")
     page.wait_for_selector("#no-match", state="visible")
     assert visible_titles(page) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin
 
 import pytest
 
@@ -56,7 +56,10 @@ def demo_like_site(make_project, cli):
                 json.dumps(native_trace(5, seed=s)) for s in range(2)
             ),
             "content/about.md": "# About\n\n```trace\nsrc: evals/run2.json\npositions: 2-9\n```\n",
-            "content/Ünïcode Folder/naïve trace.json": native_trace(10, seed=9),
+            # the word is in its text: the gallery's search covers text and notes, not titles
+            "content/Ünïcode Folder/naïve trace.json": native_trace(
+                10, seed=9, texts=[" naïve", " words", "."]
+            ),
             "content/img/fig.svg": '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>',
         }
     )
@@ -111,6 +114,7 @@ def test_pages_render_from_file_urls(demo_like_site, page):
     page.locator("article.card:not([hidden]) a").first.click()
     page.wait_for_load_state("load")
     assert page.url.startswith("file://") and page.url.endswith("/index.html")
+    assert unquote(page.url).endswith("/traces/ünïcode-folder/naïve-trace/index.html")
     page.wait_for_selector(".bk-Canvas, canvas", state="attached", timeout=15000)
     assert failed == []
     assert page.dialogs == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
@@ -18,7 +19,16 @@ from tracesite.build.cache import load_entry
 from tracesite.build.cachedir import cache_dir_for
 from tracesite.build.embeds import Embed
 from tracesite.build.emit import PageEmitter, digest_of
+from tracesite.build.gallerywrite import (
+    ShardsWritten,
+    first_sections,
+    search_docs,
+    write_shards,
+)
 from tracesite.build.groups import GroupTask, group_fragment
+from tracesite.build.indexwrite import META_JS, VIEWER_URL, GalleryIndex
+from tracesite.build.sharefiles import ShareFiles
+from tracesite.build.spool import PAGE_SIZE
 from tracesite.build.static import copy_static
 from tracesite.build.writer import SiteWriter
 from tracesite.core.config import Config
@@ -46,6 +56,7 @@ from tracesite.site.pages import (
     TagPage,
     TagsPage,
 )
+from tracesite.site.sections import section_problems
 from tracesite.site.tagnames import one_spelling_per_tag
 from tracesite.site.urls import (
     TAGS_URL,
@@ -64,6 +75,7 @@ class Written:
 
     n_pages: int
     changed: list[str]  # site paths written (not kept as they were)
+    n_traces: int = 0  # traces in the gallery's shards (with pages or not)
 
 
 class NoteFiller:
@@ -76,18 +88,25 @@ class NoteFiller:
         self.cache_dir = cache_dir_for(config.project).path
         self.trace_urls: dict[tuple[str, int], str] = {}  # (file under content/, index): page
         self.embeds: dict[Path, list[Embed]] = {}
+        self.figure_blocks: dict[Path, list[Embed]] = {}  # ```figure``` blocks (figblocks.py)
         for e in embeds:
-            self.embeds.setdefault(e.note, []).append(e)
+            into = self.embeds if e.spec.figure is None else self.figure_blocks
+            into.setdefault(e.note, []).append(e)
 
     def key(self, note_file: Path) -> str:
         """What the note's embeds add to its page's key: their renders (or errors)."""
-        return digest_of([(e.key, str(e.error)) for e in self.embeds.get(note_file, [])])
+        both = self.embeds.get(note_file, []) + self.figure_blocks.get(note_file, [])
+        return digest_of([(e.key, str(e.error)) for e in both])
 
     def fill(self, note: Note, note_file: Path, page_url: str) -> Markup:
+        from tracesite.build.figblocks import fill_figure_blocks
+
         label = self.config.shown(note_file)
         html = rewrite_links(note, page_url, self.urls, self.diag, label)
         figures = [self._figure(e, page_url) for e in self.embeds.get(note_file, [])]
-        return fill_embeds(html, figures)
+        blocks = self.figure_blocks.get(note_file, [])
+        filled = fill_embeds(html, figures)
+        return fill_figure_blocks(filled, blocks, page_url, self.cache_dir, self.diag)
 
     def _figure(self, embed: Embed, page_url: str) -> str:
         if embed.error is not None:
@@ -127,13 +146,20 @@ def write_site(
     dev: bool = False,
     env: jinja2.Environment | None = None,
     groups: Sequence[GroupTask] = (),
+    index: GalleryIndex | None = None,
 ) -> Written:
     """Write every page of the site into ``output``. ``env``: a Jinja environment of this
     theme kept from an earlier build (the dev server's), so templates are not compiled again."""
     writer = SiteWriter(output, clean=clean, label=config.shown(output))
     _report_content(config, content, diag)
     entries = _one_spelling_per_tag(config, entries, diag)
-    assets = copy_static(writer, config, content, diag, need_bokeh=bool(entries) or bool(embeds))
+    assets = copy_static(
+        writer,
+        config,
+        content,
+        diag,
+        need_bokeh=bool(entries) or bool(embeds) or bool(index and index.tasks),
+    )
     site = SiteContext.of(config, assets)
     theme_key = _theme_fingerprint(config, site)
     out = PageEmitter(Renderer(config, site, env), writer, diag, theme_key)
@@ -142,7 +168,7 @@ def write_site(
     filler.trace_urls = {(e.source.rel, e.index): e.card.url for e in entries}
     _write_trace_pages(config, entries, out, filler, digest_of(theme_key, sorted(urls.items())))
     _write_standalone(config, content, notes, out, filler, dev)
-    _write_gallery_pages(config, notes, entries, out, filler)
+    n_traces = _write_gallery_pages(config, content, notes, entries, out, filler, index, urls, dev)
     _write_group_pages(groups, entries, out, diag)
     _write_file(out, ".nojekyll", "")
     if config.site.absolute:
@@ -155,7 +181,7 @@ def write_site(
         writer.finish()
     except BuildError as exc:
         diag.error(exc)
-    return Written(n_pages=len(out.pages), changed=list(writer.changed))
+    return Written(n_pages=len(out.pages), changed=list(writer.changed), n_traces=n_traces)
 
 
 def _write_file(out: PageEmitter, rel: str, data: str) -> None:
@@ -197,16 +223,25 @@ def _one_spelling_per_tag(
 
 def _write_gallery_pages(
     config: Config,
+    content: Content,
     notes: dict[Path, Note],
     entries: list[TraceEntry],
     out: PageEmitter,
     filler: NoteFiller,
-) -> None:
-    """The pages about the whole gallery: tag pages, the tag list, the search index, the
-    index (with the gallery's introduction, ``content/index.md``) and the 404 page."""
+    index: GalleryIndex | None,
+    urls: dict[str, str],
+    dev: bool,
+) -> int:
+    """The pages about the whole gallery: the shards (docs/scale.md), tag pages, the tag list,
+    the index (with the gallery's introduction, ``content/index.md``, and the first page of
+    cards) and the 404 page. Returns the number of traces."""
     by_tag = tag_counts(entries)
+    shards = _write_shards(config, content, notes, entries, out, index, urls, dev)
+    n_traces = shards.n_traces
+    capped = n_traces > config.build.max_pages
     for tag, cards in by_tag.items():
         url = tag_url(tag)
+        shown = cards[:PAGE_SIZE] if capped else cards
         out.emit(
             TagPage(
                 title=f"Tag: {tag}",
@@ -214,7 +249,9 @@ def _write_gallery_pages(
                 url=url,
                 kind="tag",
                 tag=tag,
-                cards=tuple(cards),
+                cards=tuple(shown),
+                n_total=len(cards),
+                more_url=_filtered_index(url, tag) if len(shown) < len(cards) else "",
             ),
             f"tag {tag}",
         )
@@ -235,10 +272,13 @@ def _write_gallery_pages(
             url="index.html",
             kind="index",
             description=config.site.description,
-            sections=sections(entries),
+            sections=first_sections(shards, sections(shards.first)),
             tags=tuple((t, len(c)) for t, c in by_tag.items()),
             intro_html=intro_html,
-            n_traces=len(entries),
+            n_traces=n_traces,
+            first_cards=tuple(e.card for e in shards.first),
+            page_size=PAGE_SIZE,
+            meta_js=META_JS,
         ),
         "index",
     )
@@ -252,6 +292,47 @@ def _write_gallery_pages(
         ),
         "404",
     )
+    return n_traces
+
+
+def _filtered_index(page_url: str, tag: str) -> str:
+    """The index filtered by ``tag`` (gallery.js reads ``#tag=``), relative to ``page_url``."""
+    return relative(page_url, "index.html") + "#tag=" + quote(tag, safe="")
+
+
+def _write_shards(
+    config: Config,
+    content: Content,
+    notes: dict[Path, Note],
+    entries: list[TraceEntry],
+    out: PageEmitter,
+    index: GalleryIndex | None,
+    urls: dict[str, str],
+    dev: bool,
+) -> ShardsWritten:
+    """The gallery's shards (docs/scale.md) and, when a card leads to it, the viewer page."""
+    if index is None:  # no render stage (a caller writing pages only): no shards
+        counts: dict[str, int] = {}
+        for e in entries:
+            counts[e.card.section] = counts.get(e.card.section, 0) + 1
+        return ShardsWritten(list(entries[:PAGE_SIZE]), len(entries), counts, False, [])
+    docs = search_docs(config, content, notes, urls, dev)
+    shards = write_shards(index, entries, docs, lambda rel, data: _write_file(out, rel, data))
+    for problem in shards.problems:
+        out.diag.error(BuildError(problem))
+    if shards.viewer:
+        _write_viewer(out, config)
+    return shards
+
+
+def _write_viewer(out: PageEmitter, config: Config) -> None:
+    """``view/index.html``, which draws the traces without a page (render.viewer)."""
+    from tracesite.render.viewer import render_viewer
+
+    try:
+        out.writer.write(VIEWER_URL, render_viewer(out.renderer, config.heatmap))
+    except BuildError as exc:
+        out.diag.error(exc)
 
 
 def _source_urls(config: Config, content: Content, entries: list[TraceEntry]) -> dict[str, str]:
@@ -279,6 +360,7 @@ def _write_trace_pages(
     fragments: list[dict[str, str]] = []
     summaries: list[TraceSummary] = []
     loaded_key = ""
+    shares = ShareFiles(config, out)  # each page's source copy and preview image (H5)
     for i, e in enumerate(entries):
         prev_e = entries[i - 1] if i > 0 else None
         next_e = entries[i + 1] if i + 1 < len(entries) else None
@@ -294,7 +376,8 @@ def _write_trace_pages(
             next_e.card if next_e else None,
         )
         source = config.shown(e.source.path)  # what messages name: "content/x.json"
-        if out.unchanged(e.card.url, key, source):
+        key = shares.page_key(e, key)  # with its source's copy (or none)
+        if shares.kept(e, key) and out.unchanged(e.card.url, key, source):
             continue
         if e.cache_key != loaded_key:
             try:
@@ -319,7 +402,7 @@ def _write_trace_pages(
             previous=prev_e.card if prev_e else None,
             next=next_e.card if next_e else None,
         )
-        out.emit(page, source, key)
+        out.emit(shares.page(page, e, summary, frag, key), source, key)
 
 
 def _write_standalone(
@@ -330,6 +413,10 @@ def _write_standalone(
     filler: NoteFiller,
     dev: bool,
 ) -> None:
+    for path, problem, fatal in section_problems(content.section_files):  # not pages: here
+        if problem.path in ("", str(path)):
+            problem.path = config.shown(path)
+        (out.diag.error if fatal else out.diag.warn)(problem)
     for path, rel in content.pages:
         note = notes.get(path)
         if note is None or (note.draft and not dev):
@@ -346,7 +433,7 @@ def _write_standalone(
                 description=note.description,
                 body_html=filler.fill(note, path, url),
                 toc_html=Markup(note.toc_html),
-                has_heatmap=bool(note.embeds),
+                has_heatmap=bool(note.embeds or note.figures),  # figure blocks draw too
             ),
             config.shown(path),
         )

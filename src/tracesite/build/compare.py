@@ -71,7 +71,6 @@ def settle_compares(
 ) -> list[Embed]:
     """The embeds with each compare block's cache key, or its error at the note's line."""
     from tracesite.build.executor import map_in_pool
-    from tracesite.site.links import resolve_embed_src
 
     keys = {(e.source.path.resolve(), e.index): e.cache_key for e in entries}
     out = list(embeds)
@@ -81,8 +80,8 @@ def settle_compares(
         if spec.compare is None or e.error is not None:
             continue
         sides = []
-        for src, index in ((spec.src, spec.index), (spec.compare, spec.compare_index)):
-            path = resolve_embed_src(config.build.content_dir, src).resolve()
+        # its two files as build.embeds resolved them (the one place a block's src is resolved)
+        for path, index in zip(e.files, (spec.index, spec.compare_index), strict=True):
             sides.append((path, config.shown(path), index, keys.get((path, index))))
         missing = next((s for s in sides if s[3] is None), None)
         if missing is not None:

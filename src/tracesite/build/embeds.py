@@ -18,13 +18,19 @@ from tracesite.site.notes import Note, TraceEmbed
 @dataclass(frozen=True)
 class Embed:
     """One embed of a note: the task that renders it (None when its ``src`` is refused), then
-    the cache key of its render once done, or the error its page shows in its place."""
+    the cache key of its render once done, or the error its page shows in its place.
+
+    ``files`` are the files it names (``src``, and a compare block's ``b``), resolved once here
+    by ``resolve_embed_src`` (the one rule for a block's path); later steps use them and never
+    resolve a note's text again. Empty when the block was refused (``error``) or draws gallery
+    traces (a figure block selects among the build's traces, never opening a path)."""
 
     note: Path  # the note's file, as a key of the build's notes
     spec: TraceEmbed  # its placeholder is its place in ``note.embeds``
     task: Task | None = None
     key: str = ""
     error: NoteError | None = None
+    files: tuple[Path, ...] = ()
 
 
 def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> list[Embed]:
@@ -36,14 +42,17 @@ def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> l
             continue
         for spec in note.embeds:
             try:
-                target = resolve_embed_src(config.build.content_dir, spec.src)
-                if spec.compare is not None:
-                    resolve_embed_src(config.build.content_dir, spec.compare)
+                files = tuple(
+                    resolve_embed_src(config.build.content_dir, src)
+                    for src in (spec.src, spec.compare)
+                    if src is not None
+                )
             except NoteError as exc:
                 out.append(Embed(path, spec, error=_against(exc, config, path, spec)))
                 continue
+            target = files[0]
             if spec.compare is not None:  # rendered after the traces (build.compare)
-                out.append(Embed(path, spec))
+                out.append(Embed(path, spec, files=files))
                 continue
             task = Task(
                 target,
@@ -52,7 +61,7 @@ def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> l
                 cache_dir,
                 Slice(spec.index, spec.start, spec.end),
             )
-            out.append(Embed(path, spec, task))
+            out.append(Embed(path, spec, task, files=files))
     return out
 
 

@@ -44,6 +44,7 @@ class Task:
     read: ReadOptions = field(default_factory=ReadOptions)  # [rollouts]: how tables are read
     rows: tuple[int, int] | None = None  # rows start..stop-1 of a table; None: every trace
     n_rows: int = 0  # with ``rows``: the table's row count (its traces' n_in_file)
+    pages: bool = True  # False: the traces get no page (past [build] max_pages), no heatmap
 
     @property
     def part(self) -> str:
@@ -55,6 +56,8 @@ class Task:
             parts.append(f"rows={self.rows[0]},{self.rows[1]}")
         if self.read.digest:
             parts.append(f"read={self.read.digest}")
+        if not self.pages:
+            parts.append("nopages")
         return ";".join(parts)
 
     @property
@@ -171,8 +174,8 @@ def process_file(task: Task) -> FileResult:
         # imported here: the main process answers cache hits without numpy, readers or Bokeh
         from tracesite.formats import read_bytes
         from tracesite.model.summary import summarise
-        from tracesite.render.fragments import render_fragments
 
+        parts: dict[str, bytes] = {}
         if task.embed is not None:
             summaries, fragments = [], [_embed_fragment(data, task)]
         else:
@@ -181,17 +184,44 @@ def process_file(task: Task) -> FileResult:
                 raise TraceReadError("the file holds no trace", path=rel)
             n_in_file = task.n_rows if task.rows is not None else len(traces)
             summaries = [summarise(t, n_in_file, task.options) for t in traces]
-            fragments = [render_fragments(t, task.options) for t in traces]
+            fragments, parts = _trace_fragments(traces, task)
     except TracesiteError as exc:
         return FileResult(rel, key, [], exc.located(rel))
     except Exception as exc:  # a bug in a reader or renderer: this file fails, the build goes on
         msg = f"internal error reading this file ({type(exc).__name__}: {exc}); please report it"
         return FileResult(rel, key, [], TraceReadError(msg, path=rel))
     try:
-        store(cache_dir, key, summaries, fragments)
+        store(cache_dir, key, summaries, fragments, parts)
     except (OSError, ValueError) as exc:  # a full disk, or a value JSON cannot hold
         return FileResult(rel, key, [], TraceReadError(f"cannot cache the render: {exc}", path=rel))
     return FileResult(rel, key, summaries)
+
+
+def _trace_fragments(
+    traces: list[Trace], task: Task
+) -> tuple[list[dict[str, str]], dict[str, bytes]]:
+    """Each trace's fragments (its heatmap and text view when it has a page; its token shard
+    entry, ``tok``, always) and the task's spooled terms and token keys (docs/scale.md)."""
+    from tracesite.build.shards import group_by_hash, note_terms, trace_parts
+    from tracesite.render.fragments import render_fragments
+    from tracesite.site.gallery import js_json
+
+    fragments: list[dict[str, str]] = []
+    terms: list[dict[str, int]] = []
+    keys: list[set[str]] = []
+    for t in traces:
+        tok, words, tkeys = trace_parts(t, task.options)
+        # what the card shows besides the text: the file's path (its title without a note) and
+        # the model; position -1 where the word is not also in the text (a note's title and
+        # tags are searched as the note's own document)
+        for term in note_terms(f"{task.rel}\n{t.meta.model or ''}"):
+            words.setdefault(term, -1)
+        frag = render_fragments(t, task.options) if task.pages else {}
+        frag["tok"] = js_json(tok)
+        fragments.append(frag)
+        terms.append(words)
+        keys.append(tkeys)
+    return fragments, {"terms": group_by_hash(terms), "keys": group_by_hash(keys)}
 
 
 def _embedded(data: bytes, task: Task, index: int) -> tuple[Trace | None, int]:

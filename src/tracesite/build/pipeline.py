@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import math
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,8 +26,10 @@ from tracesite.build.compare import settle_compares
 from tracesite.build.embeds import Embed, plan_embeds, settle
 from tracesite.build.executor import FILES_PER_WORKER, run_tasks
 from tracesite.build.groups import plan_groups, run_groups
-from tracesite.build.job import Task
+from tracesite.build.indexwrite import GalleryIndex, IndexTask
+from tracesite.build.job import FileResult, Task
 from tracesite.build.memo import BuildMemo
+from tracesite.build.spool import PAGE_SIZE, CardSpool
 from tracesite.build.writer import check_output_dir
 from tracesite.core.config import Config, load_config
 from tracesite.core.errors import (
@@ -39,8 +42,9 @@ from tracesite.core.errors import (
 )
 from tracesite.core.tables import table_rows
 from tracesite.site.discover import Content, TraceSource, discover
-from tracesite.site.gallery import TraceEntry, make_card
+from tracesite.site.gallery import TraceEntry, card_record, make_card
 from tracesite.site.notes import Note, read_note
+from tracesite.site.sections import section_infos
 from tracesite.site.urls import name_of, named_trace_url, names_in_file
 
 #: The most rows of a rollout table one render task takes (a big table is split into ranges).
@@ -58,6 +62,7 @@ class BuildOptions:
     clean: bool = False  # empty the output folder first (only one tracesite wrote)
     quiet: bool = False  # no progress output
     dev: bool = False  # dev server build: drafts shown
+    executor: str = "process"  # process, dask or dask://HOST:PORT (build/dask_executor.py)
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Gathered:
     trace_tasks: list[Task]
     embeds: list[Embed]
     task_source: list[int]  # each trace task's file: its number in ``sources``
+    keep_pages: frozenset[Path] = frozenset()  # files whose traces have pages at any size
 
 
 def build_project(
@@ -119,14 +125,41 @@ def build_project(
     notes = _read_notes(content, config, diag, memo)
     gathered = _gather(content, notes, config, opts)
     # render
-    entries, embeds, result.rendered = _render(gathered, notes, config, opts, diag, memo)
-    result.n_traces = len(entries)
+    with tempfile.TemporaryDirectory(prefix="tracesite-spool-") as spool_dir:
+        spool = Path(spool_dir)
+        _build_rest(config, opts, result, content, notes, gathered, memo, spool)
+    result.seconds = time.perf_counter() - started
+    if opts.strict and result.warnings and not result.errors:
+        diag.error(BuildError(f"{len(result.warnings)} warning(s) and --strict"))
+    if not opts.quiet:
+        _report(result, project)
+    return result
+
+
+def _build_rest(
+    config: Config,
+    opts: BuildOptions,
+    result: BuildResult,
+    content: Content,
+    notes: dict[Path, Note],
+    gathered: Gathered,
+    memo: BuildMemo,
+    spool_dir: Path,
+) -> None:
+    """Render and write, with the build's spool in ``spool_dir``."""
+    diag = result.diagnostics
+    output = result.output
+    entries, embeds, result.rendered, index = _render(
+        gathered, notes, config, opts, diag, memo, spool_dir, content
+    )
     cache_dir = cache_dir_for(config.project).path
     settled = settle_compares(embeds, entries, config, cache_dir, opts.jobs)
     for before, after in zip(embeds, settled, strict=True):
         if after.error is not None and before.error is None:  # the others were reported
             diag.error(after.error)
-    embeds = settled
+    from tracesite.build.figblocks import settle_figures  # ```figure``` blocks (H6)
+
+    embeds = [*settled, *settle_figures(notes, entries, config, opts.jobs, diag, dev=opts.dev)]
     groups = plan_groups(entries, config.read, cache_dir)
     done_groups = []
     for task, error in run_groups(groups, opts.jobs):
@@ -147,14 +180,11 @@ def build_project(
         dev=opts.dev,
         env=memo.jinja_env(config),
         groups=done_groups,
+        index=index,
     )
+    index.spool.close()
+    result.n_traces = written.n_traces
     result.n_pages, result.changed = written.n_pages, written.changed
-    result.seconds = time.perf_counter() - started
-    if opts.strict and result.warnings and not result.errors:
-        diag.error(BuildError(f"{len(result.warnings)} warning(s) and --strict"))
-    if not opts.quiet:
-        _report(result, project)
-    return result
 
 
 def _report(result: BuildResult, project: Path) -> None:
@@ -231,7 +261,38 @@ def _gather(
         replace(e, task=replace(e.task, read=config.read)) if e.task is not None else e
         for e in plan_embeds(notes, config, wanted)
     ]
-    return Gathered(sources, tasks, embeds, owner)
+    keep = _keep_pages(sources, embeds)
+    tasks = _without_pages(tasks, sources, owner, keep, config)
+    return Gathered(sources, tasks, embeds, owner, keep)
+
+
+def _keep_pages(sources: list[TraceSource], embeds: list[Embed]) -> frozenset[Path]:
+    """The files whose traces keep their pages at any size: those with a note, or embedded or
+    compared in one (the files its blocks name, as build.embeds resolved them: a refused src,
+    a symlink loop or a name no file system holds, names none)."""
+    keep = {s.path.resolve() for s in sources if s.note is not None}
+    for e in embeds:
+        keep.update(e.files)
+    return frozenset(keep)
+
+
+def _without_pages(
+    tasks: list[Task],
+    sources: list[TraceSource],
+    owner: list[int],
+    keep: frozenset[Path],
+    config: Config,
+) -> list[Task]:
+    """Past ``[build] max_pages`` traces (counted before reading: a split table's rows, else one
+    a file, so never more than there are), the tasks of the files not in ``keep`` render no
+    page: the viewer draws their traces from token shards (docs/scale.md)."""
+    counted = {t.path: t.n_rows or 1 for t in tasks}
+    if sum(counted.values()) <= config.build.max_pages:
+        return tasks
+    return [
+        t if sources[owner[k]].path.resolve() in keep else replace(t, pages=False)
+        for k, t in enumerate(tasks)
+    ]
 
 
 def _split(task: Task, jobs: int | None) -> list[Task]:
@@ -260,6 +321,57 @@ def _named_by_id(entries: list[TraceEntry], names: list[str | None]) -> list[Tra
     return out
 
 
+#: A task's result as kept: its traces' entries (those with pages), with their (task, local)
+#: numbers, and the names they may be given; or its error.
+_Kept = tuple[list[tuple[TraceEntry, tuple[int, int]]], list[str | None]] | TracesiteError
+
+
+class _Rendered:
+    """What the render stage keeps: page entries, spooled cards, the index's tasks."""
+
+    def __init__(self, gathered: Gathered, spool: CardSpool, content: Content) -> None:
+        self.gathered, self.spool = gathered, spool
+        infos = section_infos({s.section for s in gathered.sources}, content.section_files)
+        self.rank = {n: k for k, n in enumerate(infos)}  # the gallery's order of sections
+        self.titles = {k: (n, infos[n].title) for n, k in self.rank.items()}
+        self.per_task: list[_Kept] = [([], []) for _ in gathered.trace_tasks]
+        self.index_tasks: list[IndexTask] = []
+
+    def add(self, i: int, res: FileResult, notes: dict[Path, Note]) -> None:
+        """A trace task's summaries: cards spooled, page entries kept (the summaries are
+        dropped here: pages read them back from the cache)."""
+        task = self.gathered.trace_tasks[i]
+        src = self.gathered.sources[self.gathered.task_source[i]]
+        note = notes.get(src.note) if src.note else None
+        cards = [make_card(src, s, note) for s in res.summaries]
+        rank = self.rank[src.section]
+        records = [(card_record(c, s), c) for c, s in zip(cards, res.summaries, strict=True)]
+        self.spool.add(i, rank, src, records)
+        self.index_tasks.append(
+            IndexTask(i, res.key, src.section, rank, task.pages, len(res.summaries))
+        )
+        if task.pages:
+            self.per_task[i] = (
+                [
+                    (TraceEntry(src, s.index, res.key, note, c), (i, j))
+                    for j, (s, c) in enumerate(zip(res.summaries, cards, strict=True))
+                ],
+                [name_of(s.format, s.extra) for s in res.summaries],
+            )
+
+    def cap(self, max_pages: int) -> None:
+        """Past ``max_pages`` traces after all (a file held more than the count before reading
+        said), the traces of files not kept get no page even though their heatmap was made."""
+        if sum(t.n for t in self.index_tasks) <= max_pages:
+            return
+        keep = self.gathered.keep_pages
+        for k, t in enumerate(self.index_tasks):
+            src = self.gathered.sources[self.gathered.task_source[t.task]]
+            if t.pages and src.path.resolve() not in keep:
+                self.index_tasks[k] = replace(t, pages=False)
+                self.per_task[t.task] = ([], [])
+
+
 def _render(
     gathered: Gathered,
     notes: dict[Path, Note],
@@ -267,57 +379,72 @@ def _render(
     opts: BuildOptions,
     diag: Diagnostics,
     memo: BuildMemo,
-) -> tuple[list[TraceEntry], list[Embed], int]:
-    """Run every task; keep a small entry (a card) per trace and the settled embeds, in content
-    order, each file's error instead of its entries. Returns them and the number rendered."""
+    spool_dir: Path,
+    content: Content,
+) -> tuple[list[TraceEntry], list[Embed], int, GalleryIndex]:
+    """Run every task; keep a small entry (a card) per trace with a page and the settled embeds,
+    in content order, each file's error instead of its entries; every card goes to the spool.
+    Returns them, the number rendered and what the shards are written from."""
     n_trace_tasks = len(gathered.trace_tasks)
     embeds = list(gathered.embeds)
     rendering = [(j, e.task) for j, e in enumerate(embeds) if e.task is not None]
     tasks = gathered.trace_tasks + [task for _, task in rendering]  # embed k: n_trace_tasks + k
-    per_task: list[tuple[list[TraceEntry], list[str | None]] | TracesiteError] = [
-        ([], []) for _ in range(n_trace_tasks)
-    ]
+    kept = _Rendered(gathered, CardSpool(spool_dir), content)
     rendered = 0
-    for i, res in run_tasks(tasks, memo, jobs=opts.jobs, quiet=opts.quiet):
+    for i, res in run_tasks(tasks, memo, jobs=opts.jobs, quiet=opts.quiet, executor=opts.executor):
         rendered += not res.cached
         if i >= n_trace_tasks:
             j = rendering[i - n_trace_tasks][0]
             embeds[j] = settle(embeds[j], res, config)
         elif res.error is not None:
-            per_task[i] = res.error
-        else:  # the summaries are dropped here: pages read them back from the cache
-            src = gathered.sources[gathered.task_source[i]]
-            note = notes.get(src.note) if src.note else None
-            per_task[i] = (
-                [
-                    TraceEntry(src, s.index, res.key, note, make_card(src, s, note))
-                    for s in res.summaries
-                ],
-                [name_of(s.format, s.extra) for s in res.summaries],
-            )
+            kept.per_task[i] = res.error
+        else:
+            kept.add(i, res, notes)
+    kept.cap(config.build.max_pages)
     entries: list[TraceEntry] = []
+    page_urls: dict[tuple[int, int], str] = {}
+    dropped: set[int] = set()
     # a file's tasks are consecutive, in row order; one error stands for the whole file
     for _, group in itertools.groupby(range(n_trace_tasks), key=gathered.task_source.__getitem__):
-        got = [per_task[i] for i in group]
+        numbers = list(group)
+        got = [kept.per_task[i] for i in numbers]
         error = next((g for g in got if isinstance(g, TracesiteError)), None)
-        if isinstance(error, NotATraceError):  # a JSON file with no trace anywhere: not content
-            diag.warn(
-                BuildError(
-                    "not a trace; skipped; add it to [build] exclude in tracesite.toml to"
-                    f" silence this ({error.message.split(';')[0]})",
-                    path=error.path,
-                )
-            )
-            continue
         if error is not None:
-            diag.error(error)
+            dropped.update(numbers)
+            _file_error(error, diag)
             continue
         done = [g for g in got if not isinstance(g, TracesiteError)]
-        entries += _named_by_id([e for g in done for e in g[0]], [n for g in done for n in g[1]])
+        pairs = [p for g in done for p in g[0]]
+        named = _named_by_id([e for e, _ in pairs], [n for g in done for n in g[1]])
+        entries += named
+        page_urls.update((tl, e.card.url) for e, (_, tl) in zip(named, pairs, strict=True))
     for e in embeds:
         if e.error is not None:
             diag.error(e.error)
-    return entries, embeds, rendered
+    index = GalleryIndex(
+        kept.index_tasks,
+        kept.spool,
+        spool_dir,
+        cache_dir_for(config.project).path,
+        kept.titles,
+        page_urls,
+        PAGE_SIZE,
+        frozenset(dropped),
+    )
+    return entries, embeds, rendered, index
+
+
+def _file_error(error: TracesiteError, diag: Diagnostics) -> None:
+    if isinstance(error, NotATraceError):  # a JSON file with no trace anywhere: not content
+        diag.warn(
+            BuildError(
+                "not a trace; skipped; add it to [build] exclude in tracesite.toml to"
+                f" silence this ({error.message.split(';')[0]})",
+                path=error.path,
+            )
+        )
+    else:
+        diag.error(error)
 
 
 __all__ = ["BuildOptions", "BuildResult", "ErrorCollection", "build_project"]

@@ -37,6 +37,10 @@ class SiteConfig:
         return bool(re.match(r"^https?://", self.base_url, re.I))
 
 
+#: ``[build] max_pages``' default (docs/scale.md: what a page costs to build and to store).
+DEFAULT_MAX_PAGES = 5000
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     content_dir: Path
@@ -44,6 +48,9 @@ class BuildConfig:
     theme: str = "default"
     theme_dirs: tuple[Path, ...] = field(default=())  # the active theme first, built-ins last
     exclude: tuple[str, ...] = ()  # globs of content/ paths that are not content (exclude_docs)
+    #: Past this many traces, traces without a note get no page of their own: the viewer draws
+    #: them from token shards (docs/scale.md says why 5,000).
+    max_pages: int = DEFAULT_MAX_PAGES
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,13 @@ class Config:
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "site": {"title": str, "description": str, "base_url": str},
-    "build": {"content_dir": str, "output_dir": str, "theme": str, "exclude": list},
+    "build": {
+        "content_dir": str,
+        "output_dir": str,
+        "theme": str,
+        "exclude": list,
+        "max_pages": int,
+    },
     "heatmap": {
         "columns": int,
         "alternatives": int,
@@ -323,12 +336,16 @@ def load_config(project: Path, *, base_url: str | None = None) -> Config:
             address="build.exclude",
         )
     theme = b.get("theme", "default")
+    max_pages = b.get("max_pages", DEFAULT_MAX_PAGES)
+    if max_pages < 0:
+        raise ConfigError("expected 0 or more", path=cfg_path, address="build.max_pages")
     build = BuildConfig(
         content_dir=(project / b.get("content_dir", "content")).resolve(),
         output_dir=(project / b.get("output_dir", "site")).resolve(),
         theme=theme,
         theme_dirs=theme_dirs(project, theme),
         exclude=tuple(exclude),
+        max_pages=max_pages,
     )
     if not (project / "themes" / theme).is_dir() and not (builtin_themes_dir() / theme).is_dir():
         raise ConfigError(

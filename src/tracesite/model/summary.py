@@ -43,6 +43,9 @@ class TraceSummary:
     provenance: dict[str, Any] = field(default_factory=dict)  # with "entropy" always said
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> mean/min/max/n
     flags: list[dict[str, Any]] = field(default_factory=list)  # model.checks.Flag.as_dict()
+    # the chosen token's text and p at each of ``low_confidence``, for the links that name them
+    low_tokens: list[str] = field(default_factory=list)
+    low_p: list[float] = field(default_factory=list)
 
 
 def sparkline_points(p: np.ndarray, width: int = 120, height: int = 24) -> str:
@@ -84,6 +87,7 @@ def summarise(trace: Trace, n_in_file: int, options: HeatmapOptions) -> TraceSum
     stats = trace.stats.as_dict()
     text = stats.pop("text")
     low = np.flatnonzero(ps.p < options.low_confidence)  # NaN (unknown) compares False
+    kept = np.sort(low[np.argsort(ps.p[low], kind="stable")[:MAX_MARKS]])
     ent = ps.entropy[~np.isnan(trace.logprobs)]
     m = trace.meta
     return TraceSummary(
@@ -99,16 +103,39 @@ def summarise(trace: Trace, n_in_file: int, options: HeatmapOptions) -> TraceSum
         mean_entropy=float(ent.mean()) if len(ent) and math.isfinite(float(ent.mean())) else None,
         excerpt=text[:300],
         sparkline=sparkline_points(ps.p),
-        low_confidence=[
-            int(i) + 1 for i in np.sort(low[np.argsort(ps.p[low], kind="stable")[:MAX_MARKS]])
-        ],
+        low_confidence=[int(i) + 1 for i in kept],
         n_low_confidence=len(low),
         group=m.group,
         scalars=dict(m.scalars),
         provenance=provenance_of(trace),
         channels=channel_stats(trace),
         flags=[f.as_dict() for f in data_flags(trace)],
+        low_tokens=[trace.tokens[i] for i in kept.tolist()],
+        low_p=[float(ps.p[i]) for i in kept.tolist()],
     )
+
+
+#: Longest token text a low-confidence link shows before cutting it with "…".
+MARK_TEXT_CHARS = 24
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def token_literal(text: str) -> str:
+    """A token as a quoted literal that hides nothing (``" primarily"``, ``"\\n"``): newlines,
+    tabs and invisible characters as escapes, as the heatmap's hover writes them; long tokens cut
+    with ``…``. Not escaped for HTML (the template does that)."""
+    out = []
+    for ch in text[:MARK_TEXT_CHARS]:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch == " " or ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\u{{{code:x}}}")
+    return '"' + "".join(out) + ("…" if len(text) > MARK_TEXT_CHARS else "") + '"'
 
 
 def provenance_of(trace: Trace) -> dict[str, Any]:

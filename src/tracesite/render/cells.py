@@ -198,6 +198,7 @@ def config_json(
         "mode": options.color_by,
         "hl": highlights,
         "unit": UNIT_PX,
+        "vmax": MAX_VIEW_PX,
         "block": lay.block_units,
         "head": _HEAD_UNITS,
         "modes": modes_config(),  # titles and palettes: heatmap.js has no copies

@@ -12,17 +12,21 @@ and the heatmap assets before or after it (the browser code queues): see
 from __future__ import annotations
 
 import html
+import json
 import re
 import uuid
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from tracesite.core.options import COLOR_MODES, ColorBy, HeatmapOptions
 from tracesite.model.trace import Trace
 from tracesite.render.cells import UNIT_PX, column_names, layout_for, pack_trace
 from tracesite.render.channels import ChannelPack, pack_channels
 from tracesite.render.glyphs import build_figure
+from tracesite.render.modes import modes_config
 
 
 def _mode_select(current: str, channels: ChannelPack | None = None) -> str:
@@ -53,6 +57,8 @@ _LEGEND = (
 )
 #: A channel mode's scale in words (filled by the browser code), on a line of its own.
 _SCALE = '<span class="tsh-scale"></span>'
+#: Where the browser code says the focused position (token, position, p) to screen readers.
+_LIVE = '<div class="tsh-live" role="status" aria-live="polite"></div>'
 _MASKED_KEY = '<span class="tsh-key tsh-key-masked"></span>masked (not in the loss)</span>'
 
 
@@ -72,7 +78,9 @@ def _wrap(
     first = options.position_offset + 1
     last = options.position_offset + trace.n_tokens
     label = html.escape(
-        f"Token heatmap, positions {first}–{last}; hover a cell for its alternatives", quote=True
+        f"Token heatmap, positions {first}–{last}; hover or tap a cell for its alternatives, "
+        "or move through the positions with the arrow keys",
+        quote=True,
     )
     overview = (
         f'<canvas class="tsh-overview" height="{lay.view_px}" role="scrollbar" '
@@ -82,16 +90,24 @@ def _wrap(
         if lay.scrolls
         else ""
     )
+    bar = _mode_select(options.color_by, channels) + _legend(trace, channels)
+    scale = _SCALE if channels else ""
+    return _container(uid, label, trace.n_tokens, bar, scale, div, lay.view_px, overview)
+
+
+def _container(
+    uid: str, label: str, n: int, bar: str, scale: str, div: str, view_px: int, overview: str
+) -> str:
+    """The heatmap's container: the controls (``bar`` and ``scale``, escaped by the caller),
+    the plot and its overview strip, the tooltip and the live region."""
     return (
-        f'<div class="tsh" id="{uid}" tabindex="0" aria-label="{label}" data-n="{trace.n_tokens}">'
-        f'<div class="tsh-bar">{_mode_select(options.color_by, channels)}'
-        f"{_legend(trace, channels)}"
-        '<span class="tsh-where"></span>'
-        f"{_SCALE if channels else ''}</div>"
-        f'<div class="tsh-main"><div class="tsh-plot" style="min-height:{lay.view_px + 8}px">'
+        f'<div class="tsh" id="{uid}" tabindex="0" aria-label="{label}" data-n="{n}">'
+        f'<div class="tsh-bar">{bar}<span class="tsh-where"></span>{scale}</div>'
+        f'<div class="tsh-main"><div class="tsh-plot" style="min-height:{view_px + 8}px">'
         f"{div}</div>"
         f"{overview}</div>"
-        '<div class="tsh-tip" role="tooltip" hidden></div></div>'
+        '<div class="tsh-tip" role="tooltip" hidden></div>'
+        f"{_LIVE}</div>"
     )
 
 
@@ -196,6 +212,27 @@ def render_heatmap(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:
     template = _template(lay.columns, options.color_by, channels is not None)
     script, div = _fill(template, columns, lay.view_px, uid)
     return script, _wrap(div, trace, options, uid, channels)
+
+
+#: Frame height of the viewer's empty embed until a trace is loaded into it (units).
+_EMPTY_VIEW_UNITS = 12
+
+
+def render_empty_heatmap(options: HeatmapOptions) -> tuple[str, str]:
+    """An embed with no trace yet, as ``(script, div)``: the viewer page's, which
+    ``TracesiteHeatmap.load`` fills with a trace's columns from its token shard (any trace,
+    with channels or without: the template is the channels one, whose extra source stays empty
+    for a trace without)."""
+    uid = _new_uid()
+    columns: dict[str, Any] = {k: np.zeros(0, dtype=np.uint8) for k in column_names(True)}
+    # the built-in colour modes, once for all traces (token shards leave them out)
+    columns["cfg"] = json.dumps({"uid": uid, "wait": 1, "modes": modes_config()})
+    template = _template(options.columns, options.color_by, True)
+    script, div = _fill(template, columns, _EMPTY_VIEW_UNITS * UNIT_PX, uid)
+    label = "Token heatmap; hover or tap a cell for its alternatives, or use the arrow keys"
+    bar = _mode_select(options.color_by) + _LEGEND
+    container = _container(uid, label, 0, bar, _SCALE, div, _EMPTY_VIEW_UNITS * UNIT_PX, "")
+    return script, container
 
 
 def render_heatmap_direct(trace: Trace, options: HeatmapOptions) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from math import inf
+from pathlib import Path
 
 from markupsafe import Markup
 
@@ -14,6 +15,7 @@ from tracesite.model.summary import TraceSummary
 from tracesite.site.discover import TraceSource
 from tracesite.site.notes import Note
 from tracesite.site.pages import Card, Section, TracePage, format_number, trace_marks
+from tracesite.site.sections import IntroFill, read_section, section_order
 from tracesite.site.urls import root_for, trace_url
 
 
@@ -94,18 +96,46 @@ def make_card(source: TraceSource, s: TraceSummary, note: Note | None) -> Card:
     )
 
 
-def sections(entries: Sequence[TraceEntry]) -> tuple[Section, ...]:
-    """Cards grouped by the first folder under content/, top level first, then by name."""
+def card_record(card: Card, summary: TraceSummary) -> dict[str, object]:
+    """A card as the ``cards-K`` shards hold it (docs/scale.md), without its id and URL, which
+    the write stage gives it once the gallery's order is known."""
+    return {
+        "t": card.title,
+        "m": card.model,
+        "d": card.date,
+        "s": card.section,
+        "g": list(card.tags),
+        "n": card.n_tokens,
+        "p": card.mean_prob,
+        "q": card.perplexity,
+        "sc": json.loads(card.scalar_json) if card.scalar_json else {},
+        "sp": summary.sparkline,
+        "f": card.n_flags,
+        "gr": card.group,
+    }
+
+
+def sections(entries: Sequence[TraceEntry], fill: IntroFill | None = None) -> tuple[Section, ...]:
+    """Cards grouped by the first folder under content/: the top level first, then sections by
+    the ``weight`` of their ``_section.md``/``index.md``, then by name (site/sections.py), each
+    titled and introduced by that file. ``fill``: how its body becomes the index's HTML."""
     groups: dict[str, list[Card]] = {}
+    files: dict[str, Path | None] = {}
     for e in entries:
         groups.setdefault(e.card.section, []).append(e.card)
+        files.setdefault(e.card.section, e.source.section_file)
+    infos = {name: read_section(name, files[name], fill) for name in groups}
+    order = sorted(groups, key=lambda name: section_order(name, infos[name]))
     return tuple(
         Section(
             name=name,
-            title=name.replace("-", " ").replace("_", " ").capitalize() or "Traces",
-            cards=tuple(cards),
+            title=infos[name].title,
+            cards=tuple(groups[name]),
+            description=infos[name].description,
+            intro_html=infos[name].intro_html,
+            weight=infos[name].weight,
         )
-        for name, cards in sorted(groups.items(), key=lambda kv: (kv[0] != "", kv[0]))
+        for name in order
     )
 
 
@@ -269,6 +299,7 @@ def make_trace_page(
         heatmap_script=Markup(fragment["script"]),
         heatmap_div=Markup(fragment["div"]),
         text_view=Markup(fragment["text_view"]),
+        prompt_view=Markup(fragment.get("prompt_view", "")),
         stats=stat_rows(summary, low_confidence),
         metadata=metadata_rows(entry, summary),
         note_html=note_html,

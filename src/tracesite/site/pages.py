@@ -20,7 +20,8 @@ from tracesite.core.config import Config, builtin_themes_dir
 from tracesite.core.options import Highlight
 from tracesite.core.safetext import utf8
 from tracesite.core.version import __version__
-from tracesite.model.summary import TraceSummary
+from tracesite.model.summary import TraceSummary, token_literal
+from tracesite.site.share import absolute_url
 from tracesite.site.urls import tag_url, url_path
 
 EMPTY = Markup("")  # immutable, so safe as a dataclass default
@@ -116,8 +117,12 @@ def scalar_names(sections: Iterable[Section]) -> list[str]:
 @dataclass(frozen=True)
 class Section:
     name: str  # folder name under content/ ("" = top level)
-    title: str
+    title: str  # the folder's index.md/_section.md front matter title, else from its name
     cards: tuple[Card, ...]
+    description: str = ""  # that front matter's description ("" when none)
+    intro_html: Markup = EMPTY  # that file's body, rendered: the section's introduction
+    weight: float | None = None  # its order among sections (lower first; None after weighted)
+    count: int = 0  # the section's traces in the whole gallery (``cards``: the first page's)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,10 @@ class IndexPage(BasePage):
     sections: tuple[Section, ...] = ()
     tags: tuple[tuple[str, int], ...] = ()  # (tag, number of traces)
     intro_html: Markup = EMPTY  # content/index.md, when present
-    n_traces: int = 0
+    n_traces: int = 0  # in the whole gallery (``sections`` hold the first page only)
+    first_cards: tuple[Card, ...] = ()  # the first page of cards, in gallery order
+    page_size: int = 0  # cards a page shows (gallery.js draws the others from shards)
+    meta_js: str = ""  # the gallery's meta shard, site-relative ("assets/index/meta.js")
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,7 @@ class TracePage(BasePage):
     heatmap_script: Markup = EMPTY
     heatmap_div: Markup = EMPTY
     text_view: Markup = EMPTY
+    prompt_view: Markup = EMPTY  # the prompt's scored positions (vLLM prompt_logprobs), or ""
     stats: tuple[tuple[str, str], ...] = ()  # (label, value) rows
     metadata: tuple[tuple[str, str], ...] = ()
     note_html: Markup = EMPTY
@@ -156,6 +165,10 @@ class TracePage(BasePage):
     channels: tuple[tuple[str, str, str, str], ...] = ()  # (title, mean, min, max)
     provenance: tuple[tuple[str, str], ...] = ()  # (label, value): what the numbers mean
     flags: tuple[tuple[str, str], ...] = ()  # (message, "#pos-N" or ""): the data checks
+    # sharing (site/share.py): hrefs from the site root, percent-encoded; "" when there is none
+    source_href: str = ""  # the raw source file's copy ("sources/evals/run1.json")
+    preview_href: str = ""  # the preview PNG (og:image), only when base_url is absolute
+    share_description: str = ""  # og:description
 
 
 @dataclass(frozen=True)
@@ -168,7 +181,9 @@ class StandalonePage(BasePage):
 @dataclass(frozen=True)
 class TagPage(BasePage):
     tag: str = ""
-    cards: tuple[Card, ...] = ()
+    cards: tuple[Card, ...] = ()  # past [build] max_pages: the first page of them
+    n_total: int = 0  # traces with the tag
+    more_url: str = ""  # the index filtered by the tag, when ``cards`` are not all of them
 
 
 @dataclass(frozen=True)
@@ -230,6 +245,7 @@ def make_env(config: Config) -> jinja2.Environment:
     env.filters["tag_url"] = lambda tag: tag_url(str(tag))
     env.filters["digest"] = digest
     env.filters["scalar_names"] = scalar_names
+    env.filters["absolute_url"] = absolute_url  # site/share.py: "" unless base_url is absolute
     return env
 
 
@@ -291,9 +307,14 @@ def trace_marks(
     highlights: Sequence[Highlight], summary: TraceSummary, low_confidence: float
 ) -> tuple[tuple[str, str], ...]:
     """``TracePage.marks``: the note's highlights, then the lowest-p positions the summary kept
-    (the heatmap flags them all; the list names the lowest), as (label, ``#pos-N``) links."""
+    (the heatmap flags them all; the list names the lowest), as (label, ``#pos-N``) links; a
+    low-confidence link names its token and p: ``14 " primarily" 0.47``."""
     marks = [(h.label or f"positions {h.start}–{h.end}", f"#pos-{h.start}") for h in highlights]
-    marks += [(f"p < {low_confidence:g} at {p}", f"#pos-{p}") for p in summary.low_confidence]
+    low, texts, ps = summary.low_confidence, summary.low_tokens, summary.low_p
+    named = len(texts) == len(ps) == len(low)  # else a summary from before they were kept
+    for k, p in enumerate(low):
+        label = f"{p} {token_literal(texts[k])} {ps[k]:.2f}" if named else ""
+        marks.append((label or f"p < {low_confidence:g} at {p}", f"#pos-{p}"))
     hidden = summary.n_low_confidence - len(summary.low_confidence)
     if hidden > 0:
         marks.append((f"… and {hidden} more with p < {low_confidence:g}", "#"))
