@@ -32,6 +32,8 @@ class ParsedPage:
             for attr in ("href", "src"):
                 v = e.attrs.get(attr)
                 if v and e.tag in ("a", "link", "script", "img", "source"):
+                    if e.tag == "link" and e.attrs.get("rel") == "canonical":
+                        continue  # the page's own absolute address: named, never fetched
                     out.append(v)
         return out
 

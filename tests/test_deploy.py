@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -368,11 +369,18 @@ def test_cli_prints_where_the_site_will_be(repo: Repo) -> None:
     # the URL comes from the configured remote URL; pushes go to the local bare repository
     git("remote", "set-url", "origin", "git@github.com:Octo-Cat/trace-notes.git", cwd=repo.work)
     git("remote", "set-url", "--push", "origin", str(repo.remote), cwd=repo.work)
+    # base_url is "/" by default: refused, and the user is told the fix
     result = CliRunner().invoke(main, ["deploy", str(repo.work), "--no-build"])
+    assert result.exit_code == 1, result.output
+    assert "--base-url https://octo-cat.github.io/trace-notes/" in result.output
+    assert 'base_url = "https://octo-cat.github.io/trace-notes/"' in result.output
+    assert "--force" in result.output and "Traceback" not in result.output
+    assert repo.remote_branches() == []  # nothing was pushed
+    # --force publishes anyway, and says why it should not have
+    result = CliRunner().invoke(main, ["deploy", str(repo.work), "--no-build", "--force"])
     assert result.exit_code == 0, result.output
     assert "https://octo-cat.github.io/trace-notes/" in result.output
-    # base_url is "/" by default: the user is told what to set
-    assert 'base_url = "https://octo-cat.github.io/trace-notes/"' in result.output
+    assert "warning" in result.output and "would be wrong there" in result.output
     (repo.work / "tracesite.toml").write_text('[site]\nbase_url = "/trace-notes/"\n')
     result = CliRunner().invoke(main, ["deploy", str(repo.work), "--no-build"])
     assert result.exit_code == 0, result.output
@@ -382,6 +390,9 @@ def test_cli_prints_where_the_site_will_be(repo: Repo) -> None:
 
 def test_a_token_in_the_remote_url_is_never_printed(repo: Repo) -> None:
     url = "https://x-access-token:SECRET123@github.com/octo/notes.git"
+    (repo.work / "tracesite.toml").write_text(
+        '[site]\nbase_url = "https://octo.github.io/notes/"\n'
+    )
     git("remote", "set-url", "origin", url, cwd=repo.work)
     git("remote", "set-url", "--push", "origin", str(repo.remote), cwd=repo.work)
     result = CliRunner().invoke(main, ["deploy", str(repo.work), "--no-build"])
@@ -442,3 +453,75 @@ def test_pages_url_with_custom_domain() -> None:
 )
 def test_base_url_mismatch(base_url: str, fits: bool) -> None:
     assert (base_url_mismatch(base_url, "https://owner.github.io/repo/") is None) == fits
+
+
+# ------------------------------------------------------------------ base_url refusals (16.4)
+def _github_remote(repo: Repo, remote: str = "https://github.com/alice/notes.git") -> None:
+    """The configured URL names a GitHub repository; pushes go to the local bare repository."""
+    git("remote", "set-url", "origin", remote, cwd=repo.work)
+    git("remote", "set-url", "--push", "origin", str(repo.remote), cwd=repo.work)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "why"),
+    [
+        ("https://bob.github.io/other/", "will be served at https://alice.github.io/notes/"),
+        ("http://localhost:8000/", "points at localhost"),
+        ("http://127.0.0.1:8000/notes/", "points at 127.0.0.1"),
+    ],
+)
+def test_a_base_url_that_cannot_be_right_is_refused_unless_forced(
+    repo: Repo, base_url: str, why: str
+) -> None:
+    _github_remote(repo)
+    (repo.work / "tracesite.toml").write_text(f'[site]\nbase_url = "{base_url}"\n')
+    with pytest.raises(DeployError) as err:
+        deploy(repo)
+    message = str(err.value)
+    assert why in message
+    assert "--base-url https://alice.github.io/notes/" in message and "--force" in message
+    assert repo.remote_branches() == []  # refused before anything was pushed
+    result = deploy(repo, force=True)
+    assert repo.published() == expected(SITE_FILES)
+    assert any(why in w for w in result.warnings)
+
+
+def test_localhost_is_refused_for_any_remote(repo: Repo) -> None:
+    (repo.work / "tracesite.toml").write_text('[site]\nbase_url = "http://localhost:8000/"\n')
+    with pytest.raises(DeployError, match=re.escape("--base-url https://USER.github.io/REPO/")):
+        deploy(repo)  # a local bare repository: where it is served is unknown, localhost is not it
+
+
+def test_a_custom_domain_is_where_the_site_is_served(repo: Repo) -> None:
+    _github_remote(repo)
+    (repo.work / "tracesite.toml").write_text('[site]\nbase_url = "https://traces.example.org/"\n')
+    deploy(repo, cname="traces.example.org")
+    with pytest.raises(DeployError, match=re.escape("served at https://traces.example.org/")):
+        deploy(repo, base_url="https://alice.github.io/notes/", build=True)
+
+
+def test_deploy_base_url_builds_the_site_with_it(tmp_path: Path) -> None:
+    r = Repo(tmp_path)
+    _github_remote(r)
+    (r.work / "content").mkdir()
+    (r.work / "content" / "run1.json").write_text(json.dumps(native_trace(20)), encoding="utf-8")
+    git("add", "content", cwd=r.work)
+    git("commit", "-q", "-m", "a trace", cwd=r.work)
+    with pytest.raises(DeployError):
+        deploy_project(r.work, DeployOptions(quiet=True))  # "/" is not where it is served
+    url = "https://alice.github.io/notes/"
+    result = CliRunner().invoke(main, ["deploy", str(r.work), "--base-url", url])
+    assert result.exit_code == 0, result.output
+    assert "warning:" not in result.output
+    sitemap = r.show("sitemap.xml")
+    assert f"<loc>{url}traces/run1/</loc>" in sitemap
+    page = r.show("traces/run1/index.html")
+    assert f'<link rel="canonical" href="{url}traces/run1/">' in page
+    assert f'content="{url}previews/run1.png"' in page
+    assert 'href="/notes/' in r.show("404.html")  # the 404 page's links under the base path
+    assert "previews/run1.png" in r.published()
+
+
+def test_base_url_with_no_build_is_a_usage_error(repo: Repo) -> None:
+    with pytest.raises(DeployError, match="drop one of them"):
+        deploy(repo, base_url="https://alice.github.io/notes/")

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 import tracesite
+from tracesite.commands.install_spec import install_spec
 from tracesite.commands.new import new_project
 from tracesite.core.config import load_config
 from tracesite.core.errors import TracesiteError
@@ -169,16 +170,67 @@ def test_scaffold_workflow_publishes_with_the_pages_actions(tmp_path: Path) -> N
     project = scaffold(tmp_path / "p")
     workflow = load_workflow(project / ".github/workflows/pages.yml")
     check_pages_workflow(workflow)
-    # tracesite is installed by one pinned, commented, changeable spec
-    assert workflow["env"]["TRACESITE_SPEC"] == f"tracesite=={tracesite.__version__}"
+    # tracesite is installed by one commented, changeable spec: the one that made the project
+    # (this checkout has no GitHub remote: the version pin, with the line to change stated)
+    assert workflow["env"]["TRACESITE_SPEC"] == install_spec(tracesite.__version__)
     installs = [
         s["run"]
         for s in workflow["jobs"]["build"]["steps"]
         if "pip install" in str(s.get("run", ""))
     ]
-    assert installs == ['python -m pip install "$TRACESITE_SPEC"']
+    assert len(installs) == 1
+    assert installs[0].startswith('python -m pip install "$TRACESITE_SPEC" ||')
+    assert "::error::" in installs[0] and "git+https://github.com/OWNER/tracesite" in installs[0]
     raw = (project / ".github/workflows/pages.yml").read_text()
     assert "# The tracesite to install" in raw
+    assert (
+        'change\n  # this one line to "tracesite @ git+https://github.com/OWNER/tracesite"' in raw
+    )
+
+
+def test_the_workflow_install_step_names_the_line_to_change_when_it_fails(tmp_path: Path) -> None:
+    """The step's shell, run with a pip that fails (tracesite is not on PyPI yet)."""
+    project = scaffold(tmp_path / "p")
+    workflow = load_workflow(project / ".github/workflows/pages.yml")
+    [run] = [s["run"] for s in workflow["jobs"]["build"]["steps"] if "pip" in str(s.get("run"))]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python").write_text("#!/bin/sh\necho ERROR: No matching distribution >&2\nexit 1\n")
+    (fake / "python").chmod(0o755)
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "TRACESITE_SPEC": workflow["env"]["TRACESITE_SPEC"]}
+    out = subprocess.run(["bash", "-e", "-c", run], capture_output=True, text=True, env=env)
+    assert out.returncode == 1
+    assert "::error::cannot install tracesite" in out.stdout
+    assert "set TRACESITE_SPEC at the top of .github/workflows/pages.yml" in out.stdout
+
+
+def test_install_spec_follows_where_tracesite_came_from(tmp_path: Path) -> None:
+    git_install = {
+        "url": "https://github.com/octo/tracesite.git",
+        "vcs_info": {"vcs": "git", "commit_id": "abc123"},
+    }
+    assert install_spec("0.1", git_install) == (
+        "tracesite @ git+https://github.com/octo/tracesite.git@abc123"
+    )
+    assert install_spec("0.1", {"url": "https://files.example/t.whl", "archive_info": {}}) == (
+        "tracesite==0.1"
+    )
+    # a clone whose origin is on GitHub: that repository, at the commit when the remote has it
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    run = lambda *a: subprocess.run(["git", "-C", str(clone), *a], check=True, capture_output=True)  # noqa: E731
+    run("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "x")
+    run("remote", "add", "origin", "git@github.com:octo/tracesite.git")
+    local = {"url": clone.as_uri(), "dir_info": {"editable": True}}
+    assert install_spec("0.1", local) == "tracesite @ git+https://github.com/octo/tracesite"
+    run("update-ref", "refs/remotes/origin/main", "HEAD")  # pushed
+    head = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert install_spec("0.1", local) == f"tracesite @ git+https://github.com/octo/tracesite@{head}"
+    # the scaffold's README says to make a venv first (Debian/Ubuntu refuse pip outside one)
+    readme = (scaffold(tmp_path / "p") / "README.md").read_text()
+    assert "python3 -m venv .venv" in readme and "__TRACESITE_SPEC__" not in readme
 
 
 def test_repository_demo_workflow_installs_this_checkout() -> None:

@@ -67,9 +67,11 @@ def new_project(directory: Path, *, echo: Callable[[str], None] = click.echo) ->
             raise ScaffoldError(
                 f"folder is not empty ({shown}); choose a new or empty folder", path=str(directory)
             )
+    from tracesite.commands.install_spec import install_spec
     from tracesite.core.version import __version__
 
     title = project_title(directory)
+    spec = install_spec(__version__)  # what the workflow installs: a git URL before PyPI
     written: list[str] = []
     for rel, resource in template_files():
         data = resource.read_bytes()
@@ -78,6 +80,7 @@ def new_project(directory: Path, *, echo: Callable[[str], None] = click.echo) ->
             if rel in _TITLE_IN:
                 value = json.dumps(title, ensure_ascii=False) if _TITLE_IN[rel] == "toml" else title
                 text = text.replace("__PROJECT_TITLE__", value)
+            text = text.replace("__TRACESITE_SPEC__", spec)
             data = text.replace("__TRACESITE_VERSION__", __version__).encode("utf-8")
         target = directory / rel
         try:

@@ -51,6 +51,40 @@ def base_url_mismatch(base_url: str, url: str) -> str | None:
     return None
 
 
+_LOCAL_HOSTS = re.compile(
+    r"^(localhost|localhost\.localdomain|.*\.localhost|127(\.\d+){3}|0\.0\.0\.0|\[::1?\])$", re.I
+)
+
+
+def local_host(base_url: str) -> str | None:
+    """The host of an absolute ``base_url`` that only this machine can reach (``localhost``,
+    ``127.0.0.1``...), or None: a published site's links and og:image would point there."""
+    parts = urlsplit(base_url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host = host if host.startswith("[") else host.split(":")[0]
+    return host if _LOCAL_HOSTS.match(host) else None
+
+
+def base_url_refusal(base_url: str, url: str | None) -> str | None:
+    """Why deploy refuses to publish a site built with ``base_url`` to where it will be served
+    (``url``, None when unknown: a remote that is not GitHub's), with the fix; None if it fits."""
+    host = local_host(base_url)
+    if host is not None:
+        problem = f'[site] base_url "{base_url}" points at {host}, this machine only'
+    elif url is not None and base_url_mismatch(base_url, url) is not None:
+        problem = f'[site] base_url is "{base_url}" but the site will be served at {url}'
+    else:
+        return None
+    target = url or "https://USER.github.io/REPO/"
+    return (
+        f"{problem}; its 404 page, sitemap and share links would be wrong there. Deploy with "
+        f'`tracesite deploy --base-url {target}`, or set base_url = "{target}" under [site] in '
+        "tracesite.toml, or pass --force to publish it anyway"
+    )
+
+
 def normalise_cname(cname: str) -> str:
     """A bare domain from ``docs.example.com``, ``https://docs.example.com/`` and the like."""
     domain = re.sub(r"^[a-z]+://", "", cname.strip(), flags=re.I).rstrip("/").lower()

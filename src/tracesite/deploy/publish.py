@@ -28,7 +28,12 @@ from tracesite.deploy.branchfiles import (
     shown_list,
 )
 from tracesite.deploy.git import Git, Staging
-from tracesite.deploy.pages_url import base_url_mismatch, normalise_cname, pages_url
+from tracesite.deploy.pages_url import (
+    base_url_mismatch,
+    base_url_refusal,
+    normalise_cname,
+    pages_url,
+)
 
 #: GitHub Pages refuses published sites larger than 1 GB.
 MAX_SITE_BYTES = 1024**3
@@ -48,6 +53,8 @@ class DeployOptions:
     cname: str | None = None  # None keeps the previous deploy's CNAME; "" removes it
     build: bool = True  # build first; False publishes the existing output folder
     quiet: bool = False  # print nothing but errors
+    base_url: str | None = None  # overrides [site] base_url for the build (needs build=True)
+    force: bool = False  # publish even when base_url cannot be right for the remote
 
 
 @dataclass
@@ -147,7 +154,14 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
 
     from tracesite.core.config import load_config
 
-    config = load_config(project)
+    if options.base_url is not None and not options.build:
+        raise DeployError(
+            "--base-url changes the build, and --no-build publishes the site as it was built; "
+            "drop one of them",
+            address="--base-url",
+        )
+    config = load_config(project, base_url=options.base_url)
+    refusal = _check_base_url(git, options, config.site.base_url, remote_url, cname)
     # a site this deploy builds comes from the working tree; --no-build publishes an earlier one
     dirty = check_inputs(git.run, project, config.build.content_dir) if options.build else []
     site = _site_folder(project, options, config.build.output_dir, config.build.content_dir)
@@ -171,10 +185,10 @@ def deploy_project(project: Path, options: DeployOptions | None = None) -> Deplo
     _push(git, options, push_url, commit, say)
 
     url = pages_url(remote_url, cname)
-    if url is not None:
-        mismatch = base_url_mismatch(config.site.base_url, url)
-        if mismatch:
-            warnings.append(mismatch)
+    if refusal:  # published anyway (--force)
+        warnings.append(refusal)
+    elif url is not None and (mismatch := base_url_mismatch(config.site.base_url, url)):
+        warnings.append(mismatch)
     result = DeployResult(
         output=site,
         remote=options.remote,
@@ -315,7 +329,9 @@ def _site_folder(project: Path, options: DeployOptions, output_dir: Path, conten
     if options.build:
         from tracesite.build.pipeline import BuildOptions, build_project
 
-        result = build_project(project, BuildOptions(quiet=options.quiet))
+        result = build_project(
+            project, BuildOptions(quiet=options.quiet, base_url=options.base_url)
+        )
         if not result.ok:
             refusal = DeployError(
                 f"the build failed with {len(result.errors)} error(s); nothing was published",
@@ -342,6 +358,20 @@ def _site_folder(project: Path, options: DeployOptions, output_dir: Path, conten
         )
     check_output_dir(site, project, content)
     return site
+
+
+def _check_base_url(
+    git: Git, options: DeployOptions, base_url: str, remote_url: str, cname: str | None
+) -> str | None:
+    """Refuse, before building or writing anything to git, a ``base_url`` that cannot be right
+    where the remote will serve the site (the custom domain of the previous deploy counts);
+    with ``--force``, the reason is returned to be printed as a warning."""
+    if cname is None:
+        cname = _file_in(git, _parent(git, options), "CNAME")
+    refusal = base_url_refusal(base_url, pages_url(remote_url, cname or None))
+    if refusal and not options.force:
+        raise DeployError(refusal, path=str(git.project))
+    return refusal
 
 
 def _file_in(git: Git, commit: str | None, name: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
@@ -63,6 +63,7 @@ class TraceSource:
     slug: str  # "evals/run1" for content/evals/run1.json
     section: str  # first folder under content/, "" at the top
     note: Path | None = None
+    section_file: Path | None = None  # the section's _section.md or index.md (see SECTION_FILES)
 
 
 @dataclass
@@ -72,6 +73,8 @@ class Content:
     static: list[tuple[Path, str]] = field(default_factory=list)
     #: symlinks under content/ that lead outside it, left out: (the link, where it points)
     refused: list[tuple[Path, str]] = field(default_factory=list)
+    #: section (first folder under content/) -> the file giving its title, description, order
+    section_files: dict[str, Path] = field(default_factory=dict)
 
 
 def shown_rel(path: Path, root: Path) -> str:
@@ -105,6 +108,32 @@ def excluded(rel: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+#: The files that describe a section (a first-level folder of content/), first found wins:
+#: ``_section.md`` (read although ``_`` names are not content; not a page, so no link or search
+#: hit leads to one), else an ``index.md`` that is no trace's note (still published as a page at
+#: ``<folder>/index/``, as before sections read it).
+SECTION_FILES = ("_section.md", "index.md")
+
+
+def _section_file(rel_parts: tuple[str, ...], exclude: Sequence[str]) -> bool:
+    """Whether ``rel_parts`` is a section's ``_section.md`` in a folder that is content."""
+    return (
+        len(rel_parts) == 2
+        and rel_parts[1] == SECTION_FILES[0]
+        and not excluded(rel_parts[0], exclude)
+    )
+
+
+def _sections(pages: Sequence[tuple[Path, str]]) -> dict[str, Path]:
+    """Section -> its file, among ``pages`` and the ``_section.md`` files (as (path, rel))."""
+    found: dict[str, dict[str, Path]] = {}
+    for path, rel in pages:
+        parts = rel.split("/")
+        if len(parts) == 2 and parts[1] in SECTION_FILES:
+            found.setdefault(parts[0], {})[parts[1]] = path
+    return {sec: next(f[n] for n in SECTION_FILES if n in f) for sec, f in found.items()}
+
+
 def discover(content_dir: Path, exclude: Sequence[str] = ()) -> Content:
     """Walk ``content_dir`` in sorted order; pair ``foo.md`` with ``foo.<ext>`` trace files.
     Paths :func:`excluded` by ``exclude`` (and ``_`` names) are not content."""
@@ -116,7 +145,7 @@ def discover(content_dir: Path, exclude: Sequence[str] = ()) -> Content:
         rel_parts = path.relative_to(content_dir).parts
         if any(is_ignored(part) for part in rel_parts) or not path.is_file():
             continue
-        if excluded("/".join(rel_parts), exclude):
+        if excluded("/".join(rel_parts), exclude) and not _section_file(rel_parts, exclude):
             continue
         if resolve_inside(content_dir, path) is None:  # a symlink (here or above) leads out
             result.refused.append((path, _link_target(path)))
@@ -133,8 +162,18 @@ def discover(content_dir: Path, exclude: Sequence[str] = ()) -> Content:
         if source.note is not None:
             paired.add(source.note)
         result.traces.append(source)
+    described: list[tuple[Path, str]] = []  # the _section.md files
     for note in sorted(notes - paired):
-        result.pages.append((note, shown_rel(note, content_dir)))
+        rel = shown_rel(note, content_dir)
+        if _section_file(tuple(rel.split("/")), exclude):
+            described.append((note, rel))
+        else:
+            result.pages.append((note, rel))
+    result.section_files = _sections([*result.pages, *described])
+    result.traces = [
+        replace(t, section_file=result.section_files.get(t.section)) if t.section else t
+        for t in result.traces
+    ]
     for path in files:
         if path.suffix.lower() in STATIC_SUFFIXES:
             result.static.append((path, shown_rel(path, content_dir)))

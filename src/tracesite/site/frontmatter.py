@@ -204,6 +204,8 @@ KNOWN_KEYS = {
     # does not say (the source's own provenance wins)
     "group": "a string",
     "provenance": "a mapping of engine, engine_version, logprobs, sampling, entropy, tokenizer",
+    # a section's _section.md or index.md: its place among the sections (lower first)
+    "weight": "a number",
 }
 PROVENANCE_KEYS = ("engine", "engine_version", "logprobs", "sampling", "entropy", "tokenizer")
 #: A tag names a page (``tags/<slug>/``): longer ones would not fit a file name.
@@ -313,6 +315,10 @@ def _validate(
             if not isinstance(value, bool):
                 raise bad
             clean[key] = value
+        elif key == "weight":
+            if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+                raise bad
+            clean[key] = float(value)
         elif key == "tags":
             clean[key] = _tags(value, bad, path, line, warnings)
         elif key == "highlight":
