@@ -208,7 +208,12 @@ def test_low_confidence_and_highlights_are_marked_and_linked(figure) -> None:  #
         "the fork: 43 by 4, not by 40",
         "1,462 — certain, and wrong",
     ]
-    assert links[3:] == ["p < 0.5 at 1", "p < 0.5 at 21", "p < 0.5 at 30"]
+    # each low-confidence link names its position, token (exact, quoted) and p
+    trace = load(FIGURE)[0]
+    assert links[3:] == [
+        f"{i + 1} {quoted(trace.tokens[i])} {trace.position_stats.p[i]:.2f}" for i in (0, 20, 29)
+    ]
+    assert links[3] == '1 "To" 0.39'
     page.locator(".marks a", has_text="the fork").click()
     page.wait_for_selector(".tsh[data-target='30']")
     assert page.evaluate(f"{H}.m.target.data.x.length") == 1
@@ -239,6 +244,65 @@ def test_visible_and_exact_forms_in_the_browser(figure) -> None:  # type: ignore
         "(cases) => cases.map(TracesiteHeatmap.exact)", ['a\n"b"\\', "\u00a0\u200b", " x"]
     )
     assert exact == ['"a\\n\\"b\\"\\\\"', '"\\u00a0\\u200b"', '" x"']
+
+
+# ------------------------------------------------------------------------------ keyboard
+def listen_positions(page: Any) -> None:
+    """Record every ``tracesite:position`` event the page dispatches in ``window.__pos``."""
+    page.evaluate(
+        "window.__pos = []; document.addEventListener('tracesite:position', "
+        "e => window.__pos.push(e.detail.pos))"
+    )
+
+
+def test_arrow_keys_move_a_focus_cell_with_its_tooltip_and_announce_it(figure) -> None:  # type: ignore[no-untyped-def]
+    page, _ = figure
+    trace = load(FIGURE)[0]
+    p = trace.position_stats.p
+    listen_positions(page)
+    page.focus(".tsh")
+    page.keyboard.press("ArrowRight")  # the first key focuses the first position shown
+    page.wait_for_selector(".tsh[data-target='1']")
+    assert "Position 1 · chosen token" in page.inner_text(".tsh-tip")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")  # a row down: 20 columns on a desktop
+    page.wait_for_selector(".tsh[data-target='22']")
+    tip = page.inner_text(".tsh-tip")
+    assert "Position 22 · chosen token" in tip and quoted(trace.tokens[21]) in tip
+    live = page.inner_text(".tsh-live")
+    assert live == f"Position 22 of 97: {quoted(trace.tokens[21])}, p {p[21]:.2f}"
+    assert page.get_attribute(".tsh-live", "aria-live") == "polite"
+    assert page.evaluate(f"{H}.m.target.data.x.length") == 1  # the focus cell is outlined
+    assert "tsv-target" in (page.get_attribute("#tok-22", "class") or "")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowUp")
+    page.wait_for_selector(".tsh[data-target='1']")
+    page.keyboard.press("ArrowUp")  # at the top: stays
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".tsh-tip", state="hidden")
+    assert page.evaluate("window.__pos") == [1, 2, 22, 21, 1]
+
+
+def test_clicking_or_entering_a_text_token_moves_the_heatmap_there(figure) -> None:  # type: ignore[no-untyped-def]
+    page, _ = figure
+    listen_positions(page)
+    page.click("#tok-45")
+    page.wait_for_selector(".tsh[data-target='45']")
+    assert "tsv-target" in (page.get_attribute("#tok-45", "class") or "")
+    assert page.evaluate(f"{H}.m.target.data.x") == [45 - 40 - 0.5]  # column 5 of row 3
+    assert page.inner_text(".tsh-live").startswith("Position 45 of 97: ")
+    # by keyboard: one tab stop in the text, arrows move token by token, Enter follows
+    stop = page.locator(".tsv span[tabindex='0']")
+    assert stop.count() == 1
+    stop.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    focused = page.evaluate("document.activeElement.id")
+    page.keyboard.press("Enter")
+    n = int(focused.removeprefix("tok-"))
+    page.wait_for_selector(f".tsh[data-target='{n}']")
+    assert page.evaluate("window.__pos") == [45, n]
+    assert page.locator(".tsv span[tabindex='0']").count() == 1
 
 
 # ------------------------------------------------------------------------------ odd tokens

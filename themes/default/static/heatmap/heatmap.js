@@ -14,6 +14,10 @@
   if (window.TracesiteHeatmap) return;
 
   var PALETTE_STEPS = 64;
+  // Narrowest readable cell (CSS px): on a phone the embed's columns would be ~13 px wide, with
+  // every token cut to "…" and the p values overlapping, so the rows re-flow into fewer columns.
+  var MIN_CELL_PX = 36;
+  var DRAG_PX = 6; // a pointer that moved further between down and up panned: not a tap
   var FONT = "Helvetica, Arial, sans-serif";
   var LOW_COLOUR = "#e8590c";
   var NUM_COLOUR = "#8c8c8c";
@@ -121,12 +125,20 @@
     return a;
   }
 
-  function Heatmap(m) {
+  /** A heatmap over the models of one embed; ``col(name)`` gives a data column (by default the
+   *  embed's own, see ``load`` for the viewer's), ``uid`` its container when not the config's. */
+  function Heatmap(m, col, uid) {
     if (window.performance && performance.mark) performance.mark("tsh-attach");
     var d = m.data.data;
-    var col = function (k) { return plain(d[k][0]); };
+    col = col || function (k) { return plain(d[k][0]); };
     this.m = m;
     this.cfg = JSON.parse(col("cfg"));
+    if (uid) { // the viewer's: a token shard's config leaves out the built-in colour modes,
+      // which the page's empty embed carries once (render_empty_heatmap); the trace's win
+      var embed = JSON.parse(plain(d.cfg[0]));
+      this.cfg.modes = Object.assign({}, embed.modes, this.cfg.modes);
+      this.cfg.uid = uid; this.loaded = this.relayout = true;
+    }
     this.root = document.getElementById(this.cfg.uid);
     this.tok = col("tok"); this.nalt = col("nalt"); this.ci = col("ci");
     this.sp = col("sp"); this.atok = col("atok"); this.alp = col("alp");
@@ -137,7 +149,8 @@
     for (var b = 0; b < bad.length; b++) this.rawOf.set(bad[b], this.nent + b);
     this.n = this.tok.length;
     this.lp = this.chosenLogprobs(col("lpo"), col("lpdi"), col("lpdv"));
-    this.rows = Math.ceil(this.n / this.cfg.C);
+    this.C = this.cfg.C; // columns drawn: the embed's, fewer on a narrow screen (reflow)
+    this.rows = Math.ceil(this.n / this.C);
     this.strings = new Map();
     this.shown = new Map();
     this.derive();
@@ -146,16 +159,18 @@
     this.ch = this.cfg.ch && CH ? new CH.Channels(this, col) : null;
     this.masked = this.ch ? this.ch.masked : null;
     this.mode = this.cfg.mode;
-    this.r0 = -1; this.r1 = -1; this.target = -1;
+    this.r0 = -1; this.r1 = -1; this.target = -1; this.tipCell = null;
     this.cellPx = 0;
     this.busy = false;
     this.total = this.rows * this.cfg.block;
     var yr = m.yr;
     this.view = Math.abs(yr.start - yr.end);
+    this.embedView = this.view;
     byModel.set(yr.id, this);
     byModel.set(m.hover.id, this);
     instances.push(this);
     this.bind();
+    this.reflow();
     this.setMode(this.mode);
     this.fromHash(false);
     var self = this;
@@ -319,7 +334,8 @@
     try {
       var view = window.Bokeh.index[this.m.plot.id];
       var b = view && view.frame && view.frame.bbox;
-      if (b && b.width > 0) return { left: b.left, top: b.top, width: b.width, height: b.height };
+      // the height is the frame's by definition; Bokeh's box lags a frame_height change
+      if (b && b.width > 0) return { left: b.left, top: b.top, width: b.width, height: this.view * this.cfg.unit };
     } catch (err) { /* fall back to the element's size */ }
     var plotEl = this.root ? this.root.querySelector(".tsh-plot") : null;
     var w = plotEl ? Math.max(100, plotEl.clientWidth - 90) : 800;
@@ -328,15 +344,118 @@
 
   Heatmap.prototype.frameWidth = function () { return this.frameBox().width; };
 
+  // ---------------------------------------------------------------- reflow (narrow screens)
+  /** The columns to draw in a frame ``width`` px wide: the embed's while its cells stay at least
+   *  MIN_CELL_PX wide (every desktop window), else as many as fit (a phone: 6-8). */
+  Heatmap.prototype.columnsFor = function (width) {
+    if (width / this.cfg.C >= MIN_CELL_PX) return this.cfg.C;
+    return Math.max(1, Math.min(this.cfg.C, Math.floor(width / MIN_CELL_PX)));
+  };
+
+  /** The viewport's height (units) for the current rows: the embed's while the columns are its
+   *  own; after a reflow the whole trace when it fits, else a viewport that leaves some of a
+   *  phone's screen to the page around it. */
+  Heatmap.prototype.viewFor = function () {
+    if (this.C === this.cfg.C && !this.loaded) return this.embedView;
+    var maxPx = this.cfg.vmax || 780;
+    if (this.C !== this.cfg.C) maxPx = Math.min(maxPx, Math.max(360, window.innerHeight - 140));
+    return Math.min(this.total, Math.floor(maxPx / this.cfg.unit * 100) / 100);
+  };
+
+  /** Re-flow the positions into the columns the frame's width allows (rows are laid out here,
+   *  not in Python, so one embed serves a phone and a desktop); true when the layout changed. */
+  Heatmap.prototype.reflow = function () {
+    var C = this.columnsFor(this.frameWidth());
+    if (C === this.C && !this.relayout) return false;
+    var B = this.cfg.block, first = Math.floor(this.top() / B) * this.C;
+    this.C = C;
+    this.relayout = false;
+    this.rows = Math.ceil(this.n / C);
+    this.total = this.rows * this.cfg.block;
+    this.m.plot.x_range.setv({ start: 0, end: C });
+    this.setView(this.viewFor());
+    this.overviewImage = null;
+    this.ensureOverview();
+    if (this.target >= 0) this.scrollToPosition(this.target);
+    else this.scrollTo(Math.floor(first / C) * B); // the first row shown stays on top
+    if (this.root) this.root.dataset.columns = String(C);
+    return true;
+  };
+
+  /** Make the plot frame ``view`` units tall (Bokeh lays the plot out again). */
+  Heatmap.prototype.setView = function (view) {
+    if (Math.abs(view - this.view) < 1e-6) return;
+    var px = Math.round(view * this.cfg.unit);
+    this.view = px / this.cfg.unit;
+    var plotEl = this.root && this.root.querySelector(".tsh-plot");
+    if (plotEl) plotEl.style.minHeight = px + 8 + "px";
+    this.m.plot.frame_height = px;
+    var top = Math.max(0, Math.min(this.total - this.view, this.top()));
+    this.m.yr.setv({ start: top + this.view, end: top });
+  };
+
+  /** The overview strip exists exactly when the trace scrolls in its viewport. */
+  Heatmap.prototype.ensureOverview = function () {
+    var main = this.root && this.root.querySelector(".tsh-main");
+    if (!main) return;
+    var cv = main.querySelector(".tsh-overview");
+    if (this.total <= this.view) { if (cv) cv.remove(); return; }
+    if (cv) return;
+    cv = document.createElement("canvas");
+    cv.className = "tsh-overview";
+    cv.setAttribute("role", "scrollbar");
+    cv.setAttribute("aria-controls", this.cfg.uid);
+    cv.setAttribute("aria-orientation", "vertical");
+    cv.setAttribute("aria-valuemin", "0");
+    cv.setAttribute("aria-valuemax", "100");
+    cv.setAttribute("aria-valuenow", "0");
+    cv.setAttribute("aria-label", "Overview of the whole trace; click to jump");
+    main.append(cv);
+    this.bindOverview(cv);
+  };
+
+  /** Scroll the viewport so position i's row is in the middle. */
+  Heatmap.prototype.scrollToPosition = function (i) {
+    var B = this.cfg.block;
+    this.scrollTo(Math.floor(i / this.C) * B - (this.view - B) / 2);
+  };
+
+  /** Scroll only as far as needed to show position i's whole block. */
+  Heatmap.prototype.reveal = function (i) {
+    var B = this.cfg.block, y = Math.floor(i / this.C) * B, top = this.top();
+    if (y < top) this.scrollTo(y);
+    else if (y + B > top + this.view) this.scrollTo(y + B - this.view);
+  };
+
+  /** Position and slot (-1: the chosen token, else the alternative's index among the listed)
+   *  of the cell at viewport point (x, y), or null: the inverse of cellPoint. */
+  Heatmap.prototype.cellAt = function (x, y) {
+    var cfg = this.cfg, f = this.frameBox(), C = this.C;
+    var rect = this.root.querySelector(".tsh-plot").getBoundingClientRect();
+    var fx = x - rect.left - f.left, fy = y - rect.top - f.top;
+    if (fx < 0 || fx >= f.width || fy < 0 || fy >= f.height) return null;
+    var col = Math.floor(fx / (f.width / C));
+    var u = fy * (this.view / f.height) + this.top(), row = Math.floor(u / cfg.block);
+    var slot = Math.floor(u - row * cfg.block - (cfg.head - 1));
+    var i = row * C + col;
+    if (col >= C || i >= this.n || slot < 0 || slot > cfg.A) return null;
+    if (slot === 0) return { i: i, k: -1 };
+    for (var j = this.off[i], shown = 0; j < this.off[i + 1]; j++) {
+      if (j - this.off[i] === this.ci[i]) continue;
+      if (++shown === slot) return { i: i, k: j - this.off[i] };
+    }
+    return null;
+  };
+
   /** Viewport coordinates of the centre of position i's cell in row slot (0: the chosen token,
    *  1..: alternatives), or null when it is not in view. For tests and the benchmark. */
   Heatmap.prototype.cellPoint = function (i, slot) {
-    var cfg = this.cfg, f = this.frameBox();
-    var y = Math.floor(i / cfg.C) * cfg.block + cfg.head - 0.5 + (slot || 0) - this.top();
+    var cfg = this.cfg, f = this.frameBox(), C = this.C;
+    var y = Math.floor(i / C) * cfg.block + cfg.head - 0.5 + (slot || 0) - this.top();
     if (y < 0 || y > this.view) return null;
     var rect = this.root.querySelector(".tsh-plot").getBoundingClientRect();
     return {
-      x: rect.left + f.left + ((i % cfg.C) + 0.5) * (f.width / cfg.C),
+      x: rect.left + f.left + ((i % C) + 0.5) * (f.width / C),
       y: rect.top + f.top + y * (f.height / this.view)
     };
   };
@@ -365,7 +484,8 @@
 
   /** Copy the rows near the viewport into the drawing sources (only those reach the renderer). */
   Heatmap.prototype.fill = function (force) {
-    var cfg = this.cfg, B = cfg.block, C = cfg.C, A = cfg.A, n = this.n;
+    if (this.reflow()) force = true;
+    var cfg = this.cfg, B = cfg.block, C = this.C, A = cfg.A, n = this.n;
     var top = this.top();
     var r0 = Math.max(0, Math.floor(top / B) - 1);
     var r1 = Math.min(this.rows - 1, Math.floor((top + this.view) / B) + 1);
@@ -424,7 +544,7 @@
   };
 
   Heatmap.prototype.bandRows = function (r0, r1) {
-    var cfg = this.cfg, C = cfg.C;
+    var cfg = this.cfg, C = this.C;
     var out = { x: [], y: [], w: [], lx: [], t: [] };
     cfg.hl.forEach(function (h) {
       var a = Math.max(0, h[0] - 1 - cfg.off), b = Math.min(this.n - 1, h[1] - 1 - cfg.off);
@@ -438,16 +558,16 @@
   };
 
   Heatmap.prototype.targetRow = function (r0, r1) {
-    var cfg = this.cfg, i = this.target, r = Math.floor(i / cfg.C);
+    var cfg = this.cfg, i = this.target, r = Math.floor(i / this.C);
     if (i < 0 || r < r0 || r > r1) return { x: [], y: [], h: [] };
-    return { x: [(i % cfg.C) + 0.5], y: [r * cfg.block + cfg.head - 0.5 + cfg.A / 2], h: [cfg.A + 1.06] };
+    return { x: [(i % this.C) + 0.5], y: [r * cfg.block + cfg.head - 0.5 + cfg.A / 2], h: [cfg.A + 1.06] };
   };
 
   Heatmap.prototype.where = function () {
     var out = this.root && this.root.querySelector(".tsh-where");
     if (!out || this.total <= this.view) return;
-    var first = this.cfg.off + Math.min(this.n, Math.floor(this.top() / this.cfg.block) * this.cfg.C) + 1;
-    var last = this.cfg.off + Math.min(this.n, Math.ceil((this.top() + this.view) / this.cfg.block) * this.cfg.C);
+    var first = this.cfg.off + Math.min(this.n, Math.floor(this.top() / this.cfg.block) * this.C) + 1;
+    var last = this.cfg.off + Math.min(this.n, Math.ceil((this.top() + this.view) / this.cfg.block) * this.C);
     var text = "positions " + grouped(first) + "\u2013" + grouped(last) + " of " + grouped(this.cfg.off + this.n);
     if (out.textContent !== text) out.textContent = text;
   };
@@ -526,16 +646,16 @@
     ctx.imageSmoothingEnabled = false;
     ctx.clearRect(0, 0, cv.width, cv.height);
     ctx.drawImage(this.overviewImage, 0, 0, this.overviewImage.width, this.overviewImage.height, 0, 0, cv.width, cv.height);
-    var scale = cv.height / this.total, cfg = this.cfg;
+    var scale = cv.height / this.total, cfg = this.cfg, C = this.C;
     ctx.fillStyle = "rgba(245,166,35,0.9)";
     cfg.hl.forEach(function (h) {
       var a = Math.max(0, h[0] - 1 - cfg.off), b = Math.min(this.n - 1, h[1] - 1 - cfg.off);
-      var ya = Math.floor(a / cfg.C) * cfg.block * scale, yb = (Math.floor(b / cfg.C) + 1) * cfg.block * scale;
+      var ya = Math.floor(a / C) * cfg.block * scale, yb = (Math.floor(b / C) + 1) * cfg.block * scale;
       ctx.fillRect(0, ya, 3 * dpr, Math.max(2 * dpr, yb - ya));
     }, this);
     if (this.target >= 0) {
       ctx.fillStyle = "#1f6feb";
-      ctx.fillRect(0, Math.floor(this.target / cfg.C) * cfg.block * scale - dpr, cv.width, 3 * dpr);
+      ctx.fillRect(0, Math.floor(this.target / C) * cfg.block * scale - dpr, cv.width, 3 * dpr);
     }
     var max = Math.max(1e-9, this.total - this.view);
     cv.setAttribute("aria-valuenow", String(Math.round((100 * this.top()) / max)));
@@ -549,7 +669,7 @@
   /** One pixel per column, one pixel row per group of trace rows; each pixel shows the least
    *  confident position of its group (lowest p, highest entropy or surprisal). */
   Heatmap.prototype.overviewPixels = function (height) {
-    var C = this.cfg.C, rows = this.rows, h = Math.max(1, Math.min(rows, height));
+    var C = this.C, rows = this.rows, h = Math.max(1, Math.min(rows, height));
     var img = document.createElement("canvas");
     img.width = C; img.height = h;
     var ctx = img.getContext("2d"), data = ctx.createImageData(C, h);
@@ -602,26 +722,14 @@
         e.preventDefault();
         self.scrollTo(next);
       }, { passive: false });
-      plotEl.addEventListener("mouseleave", function () { self.hideTip(); });
+      plotEl.addEventListener("mouseleave", function (e) {
+        if (e.pointerType !== "touch" && !self.pinned) self.hideTip();
+      });
+      this.bindTap(plotEl);
     }
-    root.addEventListener("keydown", function (e) {
-      if (e.target !== root || self.total <= self.view) return;
-      var B = self.cfg.block, step = { ArrowDown: B, ArrowUp: -B, PageDown: self.view * 0.9, PageUp: -self.view * 0.9 }[e.key];
-      if (e.key === "Home") step = -self.total;
-      if (e.key === "End") step = self.total;
-      if (step === undefined) return;
-      e.preventDefault();
-      self.scrollTo(self.top() + step);
-    });
+    root.addEventListener("keydown", function (e) { self.onKey(e); });
     var cv = root.querySelector(".tsh-overview");
-    if (cv) {
-      var jump = function (e) {
-        var rect = cv.getBoundingClientRect();
-        self.scrollTo(((e.clientY - rect.top) / rect.height) * self.total - self.view / 2);
-      };
-      cv.addEventListener("pointerdown", function (e) { cv.setPointerCapture(e.pointerId); jump(e); });
-      cv.addEventListener("pointermove", function (e) { if (cv.hasPointerCapture(e.pointerId)) jump(e); });
-    }
+    if (cv) this.bindOverview(cv);
     if (window.ResizeObserver && plotEl) {
       var pending = false;
       new ResizeObserver(function () {
@@ -632,23 +740,109 @@
     }
   };
 
+  Heatmap.prototype.bindOverview = function (cv) {
+    var self = this;
+    var jump = function (e) {
+      var rect = cv.getBoundingClientRect();
+      self.scrollTo(((e.clientY - rect.top) / rect.height) * self.total - self.view / 2);
+    };
+    cv.addEventListener("pointerdown", function (e) { cv.setPointerCapture(e.pointerId); jump(e); });
+    cv.addEventListener("pointermove", function (e) { if (cv.hasPointerCapture(e.pointerId)) jump(e); });
+  };
+
+  /** A tap (or click) on a cell opens its tooltip and marks its position; a tap anywhere else
+   *  closes it. Touch screens have no hover, and Bokeh's hover tool only follows a mouse. A
+   *  pointer that moved between down and up dragged the viewport (the pan tool): not a tap. */
+  Heatmap.prototype.bindTap = function (plotEl) {
+    var self = this, down = null;
+    plotEl.addEventListener("pointerdown", function (e) { down = [e.clientX, e.clientY]; });
+    plotEl.addEventListener("pointerup", function (e) {
+      if (!down || Math.abs(e.clientX - down[0]) + Math.abs(e.clientY - down[1]) > DRAG_PX) return;
+      down = null;
+      var hit = self.cellAt(e.clientX, e.clientY);
+      if (!hit) { self.hideTip(); return; }
+      self.select(hit.i, { tip: hit.k, announce: true });
+    });
+    var tip = this.root.querySelector(".tsh-tip"), onTip = null;
+    document.addEventListener("pointerdown", function (e) {
+      if (tip && tip.contains(e.target)) return;  // the phone's sheet: a drag scrolls it
+      if (self.pinned && !plotEl.contains(e.target)) self.hideTip();
+    });
+    if (tip) {  // a tap on the sheet (not a scroll) closes it, so the cells it covers can be reached
+      tip.addEventListener("pointerdown", function (e) { onTip = [e.clientX, e.clientY]; });
+      tip.addEventListener("pointerup", function (e) {
+        if (onTip && Math.abs(e.clientX - onTip[0]) + Math.abs(e.clientY - onTip[1]) <= DRAG_PX) self.hideTip();
+        onTip = null;
+      });
+    }
+  };
+
+  /** Arrow keys move the focus cell (and its tooltip) by a position or a row; Escape closes the
+   *  tooltip; Page Up/Down, Home and End scroll the viewport. */
+  Heatmap.prototype.onKey = function (e) {
+    if (e.target !== this.root || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.key === "Escape") {
+      if (this.root.querySelector(".tsh-tip").hidden) return;
+      this.hideTip();
+      e.preventDefault();
+      return;
+    }
+    var move = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -this.C, ArrowDown: this.C }[e.key];
+    if (move !== undefined) {
+      e.preventDefault();
+      var from = this.target >= 0 ? this.target : Math.min(this.n - 1, Math.floor(this.top() / this.cfg.block) * this.C);
+      var to = this.target >= 0 ? Math.max(0, Math.min(this.n - 1, from + move)) : from;
+      this.select(to, { tip: -1, announce: true, reveal: true });
+      return;
+    }
+    if (this.total <= this.view) return;
+    var step = { PageDown: this.view * 0.9, PageUp: -this.view * 0.9, Home: -this.total, End: this.total }[e.key];
+    if (step === undefined) return;
+    e.preventDefault();
+    this.scrollTo(this.top() + step);
+  };
+
+  /** Make position i (0-based) the marked one: outlined in the heatmap and the text view,
+   *  scrolled to, and told to the page (``tracesite:position``, e.g. for a copy-link button).
+   *  ``how.tip``: show the tooltip of that slot (-1 the chosen token); ``how.announce``: say it
+   *  in the live region; ``how.reveal``: scroll only as far as needed (else centre it). */
+  Heatmap.prototype.select = function (i, how) {
+    how = how || {};
+    if (!(i >= 0 && i < this.n)) return;
+    var changed = this.target !== i;
+    this.target = i;
+    if (how.reveal) this.reveal(i);
+    else if (how.centre) this.scrollToPosition(i);
+    this.fill(true);
+    var pos = i + 1 + this.cfg.off;
+    if (this.root) this.root.dataset.target = String(pos);
+    this.markText();
+    if (how.tip !== undefined) this.showTipAt(i, how.tip);
+    if (how.announce) this.announce(i);
+    if (changed || how.always) {
+      document.dispatchEvent(new CustomEvent("tracesite:position", { detail: { pos: pos } }));
+    }
+  };
+
+  /** Say position i in the heatmap's live region (screen readers read it out). */
+  Heatmap.prototype.announce = function (i) {
+    var live = this.root && this.root.querySelector(".tsh-live");
+    if (!live) return;
+    var p = this.p[i];
+    live.textContent = "Position " + grouped(i + 1 + this.cfg.off) + " of " + grouped(this.cfg.off + this.n) +
+      ": " + exact(this.str(this.tok[i])) + ", p " + (p === p ? fixed(p, 2) : "not given");
+  };
+
   Heatmap.prototype.fromHash = function (scrollPage) {
     var m = /^#pos-(\d+)$/.exec(window.location.hash);
     if (!m) return;
     var i = parseInt(m[1], 10) - 1 - this.cfg.off;
     if (!(i >= 0 && i < this.n)) return;
-    this.target = i;
-    var row = Math.floor(i / this.cfg.C);
-    this.scrollTo(row * this.cfg.block - (this.view - this.cfg.block) / 2);
-    this.fill(true);
-    if (this.root) {
-      this.root.dataset.target = String(i + 1 + this.cfg.off);
-      if (scrollPage !== false || window.scrollY === 0) this.root.scrollIntoView({ block: "nearest" });
-    }
+    this.select(i, { centre: true, always: true });
+    if (this.root && (scrollPage !== false || window.scrollY === 0)) this.root.scrollIntoView({ block: "nearest" });
     var self = this, markText = function () { self.markText(); };
     // the heatmap may be drawn before the text view below it is parsed
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", markText, { once: true });
-    else markText();
   };
 
   // the target position's token in the text view (again after the dev server swapped it in)
@@ -660,17 +854,102 @@
     if (span) span.classList.add("tsv-target");
   };
 
+  /** The heatmap whose text view holds token span ``span``, or null. */
+  function ownerOf(span) {
+    var tsv = span.closest(".tsv");
+    for (var k = 0; k < instances.length; k++) {
+      var h = instances[k], first = document.getElementById("tok-" + (h.cfg.off + 1));
+      if (first && first.closest(".tsv") === tsv) return h;
+    }
+    return null;
+  }
+
+  function tokenSpan(node) {
+    var span = node && node.closest ? node.closest(".tsv span[id^='tok-']") : null;
+    return span && ownerOf(span) ? span : null;
+  }
+
+  /** Follow a text-view token: the heatmap scrolls to it and marks it; the token becomes the
+   *  text's tab stop. */
+  function followToken(span) {
+    var h = ownerOf(span), pos = parseInt(span.id.slice(4), 10);
+    if (!h) return;
+    var stop = span.closest(".tsv").querySelector("span[tabindex='0']");
+    if (stop && stop !== span) moveStop(stop, span, false);
+    h.select(pos - 1 - h.cfg.off, { centre: true, announce: true });
+    if (h.root) h.root.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Tokens of the text view are reachable by keyboard with one tab stop (a "roving tabindex":
+   *  one span is focusable at a time, so 50,000 tokens cost no bytes): Tab reaches the text,
+   *  Left/Right move token by token, Enter follows the token into the heatmap. */
+  function rovingStop() {
+    instances.forEach(function (h) {
+      var spans = h.textSpans();
+      if (!spans || !spans.length || spans[0].closest(".tsv").querySelector("[tabindex='0']")) return;
+      var at = h.target >= 0 ? spans[h.target] : spans[0];
+      at.tabIndex = 0;
+      at.setAttribute("role", "button");
+      at.setAttribute("aria-label", "token " + at.id.slice(4) + ": " + at.textContent + " (Enter shows it in the heatmap)");
+    });
+  }
+
+  function moveStop(from, to, focus) {
+    from.tabIndex = -1;
+    from.removeAttribute("role");
+    from.removeAttribute("aria-label");
+    to.tabIndex = 0;
+    to.setAttribute("role", "button");
+    to.setAttribute("aria-label", "token " + to.id.slice(4) + ": " + to.textContent + " (Enter shows it in the heatmap)");
+    if (focus !== false) to.focus();
+  }
+
+  document.addEventListener("click", function (e) {
+    var span = tokenSpan(e.target), sel = window.getSelection && window.getSelection();
+    if (!span || (sel && !sel.isCollapsed)) return; // selecting text is not following it
+    followToken(span);
+  });
+  document.addEventListener("keydown", function (e) {
+    var span = tokenSpan(e.target);
+    if (!span || e.target !== span) return;
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); followToken(span); return; }
+    var next = e.key === "ArrowRight" ? span.nextElementSibling || (span.parentElement.nextElementSibling || {}).firstElementChild
+      : e.key === "ArrowLeft" ? span.previousElementSibling || (span.parentElement.previousElementSibling || {}).lastElementChild : null;
+    if (!next || !tokenSpan(next)) return;
+    e.preventDefault();
+    moveStop(span, next);
+  });
+
   // ---------------------------------------------------------------- tooltip
   Heatmap.prototype.hideTip = function () {
     var tip = this.root && this.root.querySelector(".tsh-tip");
+    this.pinned = false;
     if (tip) tip.hidden = true;
   };
 
+  /** The hover tool's tooltip: of the cell under the mouse (``geometry``: its point). */
   Heatmap.prototype.showTip = function (cellIndex, geometry) {
+    var cd = this.m.cells.data, i = cd.i[cellIndex], k = cd.k[cellIndex];
+    if (i == null) { if (!this.pinned) this.hideTip(); return; }
+    this.pinned = false;
+    this.fillTip(i, k, geometry);
+  };
+
+  /** The tooltip of position i's slot k (-1 the chosen token) beside its cell, kept open until
+   *  Escape, a tap elsewhere or the mouse leaves (a tap or the keyboard opened it). */
+  Heatmap.prototype.showTipAt = function (i, k) {
+    var slot = 0;
+    if (k >= 0) for (var j = this.off[i]; j <= this.off[i] + k; j++) if (j - this.off[i] !== this.ci[i]) slot++;
+    var pt = this.cellPoint(i, slot), plotEl = this.root.querySelector(".tsh-plot");
+    if (!pt) return;
+    var pr = plotEl.getBoundingClientRect(), cell = (this.frameWidth() / this.C) / 2;
+    this.fillTip(i, k, { sx: pt.x - pr.left + cell - 14, sy: pt.y - pr.top + 4 });
+    this.pinned = true;
+  };
+
+  Heatmap.prototype.fillTip = function (i, k, geometry) {
     var tip = this.root && this.root.querySelector(".tsh-tip");
     if (!tip) return;
-    var cd = this.m.cells.data, i = cd.i[cellIndex], k = cd.k[cellIndex];
-    if (i == null) return this.hideTip();
     if (tip.dataset.cell === i + ":" + k && !tip.hidden) return this.placeTip(tip, geometry);
     tip.dataset.cell = i + ":" + k;
     tip.replaceChildren(this.tipContent(i, k));
@@ -681,9 +960,19 @@
   Heatmap.prototype.placeTip = function (tip, g) {
     var plotEl = this.root.querySelector(".tsh-plot");
     var pr = plotEl.getBoundingClientRect(), rr = this.root.getBoundingClientRect();
+    if (getComputedStyle(tip).position === "fixed") {
+      // a narrow screen (heatmap.css): a sheet across the viewport, on the half away from the
+      // cell so it never covers it; a tall tooltip beside a cell would be cut by the panel
+      var low = pr.top + g.sy > window.innerHeight / 2;
+      tip.style.left = tip.style.right = "";
+      tip.style.top = low ? "8px" : "auto";
+      tip.style.bottom = low ? "auto" : "8px";
+      return;
+    }
     var x = pr.left - rr.left + g.sx + 16, y = pr.top - rr.top + g.sy + 16;
     var w = tip.offsetWidth, h = tip.offsetHeight;
     if (x + w > rr.width) x = Math.max(0, pr.left - rr.left + g.sx - w - 16);
+    if (x + w > rr.width) x = Math.max(0, rr.width - w); // a phone: as far left as it must
     if (pr.top + g.sy + 16 + h > window.innerHeight && y - h - 32 > -rr.top) y = y - h - 32;
     tip.style.left = x + "px";
     tip.style.top = y + "px";
@@ -756,15 +1045,43 @@
   };
 
   // ---------------------------------------------------------------- entry points (CustomJS)
+  var waiting = new Map(); // uid -> models of an empty embed (the viewer's), until load()
+  var loads = new Map(); // uid -> the load() waiting for that embed
+
   function drain() {
     while (queue.length) {
       var m = queue.shift();
-      try { new Heatmap(m); } catch (err) { console.error("tracesite heatmap:", err); }
+      try {
+        var cfg = JSON.parse(plain(m.data.data.cfg[0]));
+        if (cfg.wait) { waiting.set(cfg.uid, m); if (loads.has(cfg.uid)) loads.get(cfg.uid)(); continue; }
+        new Heatmap(m);
+      } catch (err) { console.error("tracesite heatmap:", err); }
     }
+    rovingStop();
+  }
+
+  /** Draw a trace in the empty embed of container ``uid`` (the viewer page): ``cols`` are the
+   *  trace's data columns by name (render.cells.pack_trace: typed arrays, "cfg" its JSON).
+   *  Resolves to the Heatmap once BokehJS has drawn the embed. */
+  function load(uid, cols) {
+    return new Promise(function (resolve, reject) {
+      var start = function () {
+        loads.delete(uid);
+        try {
+          var h = new Heatmap(waiting.get(uid), function (k) { return cols[k]; }, uid);
+          waiting.delete(uid);
+          rovingStop();
+          resolve(h);
+        } catch (err) { reject(err); }
+      };
+      if (waiting.has(uid)) start(); else loads.set(uid, start);
+    });
   }
 
   window.TracesiteHeatmap = {
     drain: drain,
+    load: load,
+    textChanged: textChanged,
     visible: visible,
     exact: exact,
     instances: instances,
@@ -774,15 +1091,19 @@
       if (!h) return;
       var idx = cbData.index && cbData.index.indices;
       if (idx && idx.length) h.showTip(idx[idx.length - 1], cbData.geometry);
-      else h.hideTip();
+      else if (!h.pinned) h.hideTip();
     }
   };
   window.addEventListener("hashchange", function () {
     instances.forEach(function (h) { h.fromHash(true); });
   });
-  document.addEventListener("tracesite:updated", function () {
+  /** A text view was (re)placed: the dev server swapped one in, or the viewer built one. */
+  function textChanged() {
     // a new text view has no colours of ours yet
     instances.forEach(function (h) { h.markText(); h.textColoured = false; h.colourText(); });
-  });
+    rovingStop();
+  }
+  document.addEventListener("tracesite:updated", textChanged);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", rovingStop, { once: true });
   drain();
 })();
