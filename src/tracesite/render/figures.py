@@ -23,12 +23,17 @@ _TITLES = {
     "confidence-by-label": "Mean p of each trace, by label",
 }
 
+# A note's figure is rendered once and shown on whichever page the note lands on, so its URLs
+# are site-relative and the page's root prefix comes from the wrapper's data-root (a group
+# page's figures have page-relative URLs and no data-root).
 _TAP_JS = """
 const i = source.selected.indices[0];
 if (i === undefined) return;
 const url = source.data.url[i];
 source.selected.indices = [];
-if (url) window.location.href = url;
+const box = document.querySelector('.ts-figure[data-plot="' + plot_id + '"]');
+const root = (box && box.getAttribute("data-root")) || "";
+if (url) window.location.href = root + url;
 """
 
 
@@ -69,7 +74,8 @@ def build_plot(fig: FigureData, targets: Sequence[str], title: str | None = None
     else:  # sampler-vs-trainer
         r, tips = _heat_cells(plot, source)
     plot.add_tools(HoverTool(renderers=[r], tooltips=[*tips, ("click", "open the trace there")]))
-    plot.add_tools(TapTool(renderers=[r], callback=CustomJS(args={"source": source}, code=_TAP_JS)))
+    tap = CustomJS(args={"source": source, "plot_id": plot.id}, code=_TAP_JS)
+    plot.add_tools(TapTool(renderers=[r], callback=tap))
     return plot
 
 

@@ -17,9 +17,39 @@ from tracesite.core.options import Highlight
 from tracesite.site.frontmatter import PROVENANCE_KEYS, load_yaml, read_front_matter
 from tracesite.site.mdlimits import TooSlow, convert_bounded, deepest_line, scan_cost
 
-__all__ = ["PROVENANCE_KEYS", "Note", "TraceEmbed", "read_note", "split_embeds"]
+__all__ = [
+    "PROVENANCE_KEYS",
+    "FigureBlock",
+    "Note",
+    "TraceEmbed",
+    "fill_figures",
+    "read_note",
+    "split_embeds",
+]
 EMBED_MARKER = "<!--tracesite-embed:{}-->"
 _EMBED_RE = re.compile(r"<!--tracesite-embed:(\d+)-->")
+FIGURE_MARKER = "<!--tracesite-figure:{}-->"
+_FIGURE_RE = re.compile(r"<!--tracesite-figure:(\d+)-->")
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    """A ```` ```figure ```` block (SPEC §16): a paper figure over some of the gallery's traces.
+
+    Which traces: ``src`` (paths or globs under content/), else ``section``, else the whole
+    gallery. A block whose YAML is wrong keeps its ``error``: the build shows it in its place and
+    reports it, and the rest of the note renders."""
+
+    number: int  # 1-based, among the note's figure blocks ("figure block 2")
+    line: int  # line of the block in the note
+    figure: str = ""  # a name of model.figures.FIGURES
+    src: tuple[str, ...] = ()  # paths or globs under content/
+    section: str | None = None  # a folder under content/ ("" for the top level)
+    channel: str | None = None  # the values drawn (entropy-histogram, by-position figures)
+    label: str | None = None  # confidence-by-label: the scalar or metadata field to split by
+    title: str | None = None
+    caption: str = ""
+    error: str | None = None  # what is wrong with the block itself
 
 
 @dataclass(frozen=True)
@@ -33,6 +63,7 @@ class TraceEmbed:
     line: int  # line of the block in the note
     compare: str | None = None  # a ```compare``` block: B's path under content/ (src is A)
     compare_index: int = 0  # which trace of B
+    figure: FigureBlock | None = None  # a ```figure``` block's embed (build/figblocks.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +82,7 @@ class Note:
     html: str = ""  # rendered Markdown; embeds appear as EMBED_MARKER comments
     toc_html: str = ""
     embeds: tuple[TraceEmbed, ...] = ()
+    figures: tuple[FigureBlock, ...] = ()  # ```figure``` blocks, filled at FIGURE_MARKER
     warnings: tuple[NoteError, ...] = ()
 
 
@@ -63,6 +95,7 @@ class _TraceBlocks(Preprocessor):
         super().__init__(md)
         self.sink = sink
         self.errors = errors
+        self.figures: list[FigureBlock] = []
         self.line_offset = 0
 
     def run(self, lines: list[str]) -> list[str]:
@@ -70,7 +103,7 @@ class _TraceBlocks(Preprocessor):
         i = 0
         while i < len(lines):
             line = lines[i]
-            kind = re.match(r"^\s*(```|~~~)\s*(trace|compare)\s*$", line)
+            kind = re.match(r"^\s*(```|~~~)\s*(trace|compare|figure)\s*$", line)
             if kind:
                 fence = line.strip()[:3]
                 start_line = i + 1 + self.line_offset
@@ -80,6 +113,10 @@ class _TraceBlocks(Preprocessor):
                     body.append(lines[i])
                     i += 1
                 i += 1  # closing fence
+                if kind.group(2) == "figure":
+                    self.figures.append(parse_figure(body, start_line, len(self.figures) + 1))
+                    out.extend(["", FIGURE_MARKER.format(len(self.figures) - 1), ""])
+                    continue
                 parse = self._parse_compare if kind.group(2) == "compare" else self._parse
                 embed = parse(body, start_line)
                 if embed is not None:
@@ -145,6 +182,86 @@ class _TraceBlocks(Preprocessor):
             self.errors.append((line, "trace block: index must be a whole number >= 0"))
             return None
         return TraceEmbed(src=spec["src"], start=start, end=end, index=index, line=line)
+
+
+_FIGURE_KEYS = ("figure", "src", "section", "gallery", "channel", "label", "title", "caption")
+
+
+def parse_figure(body: list[str], line: int, number: int) -> FigureBlock:
+    """A ```` ```figure ```` block's YAML; its problem, if any, kept on the block (only that
+    block fails)."""
+    where = f"figure block {number}"
+    try:
+        spec = load_yaml("\n".join(body), first_line=line + 1, what=where) or {}
+    except NoteError as exc:
+        return FigureBlock(number, line, error=exc.message)
+    if not isinstance(spec, dict) or not isinstance(spec.get("figure"), str):
+        return FigureBlock(number, line, error=f"{where}: expected `figure: entropy-histogram`")
+    unknown = [str(k) for k in spec if k not in _FIGURE_KEYS]
+    if unknown:
+        known = ", ".join(_FIGURE_KEYS)
+        return FigureBlock(
+            number, line, error=f"{where}: unknown key {unknown[0]!r}; known: {known}"
+        )
+    try:
+        return FigureBlock(
+            number,
+            line,
+            figure=spec["figure"],
+            src=_figure_srcs(spec.get("src"), where),
+            section=_figure_section(spec, where),
+            channel=_optional_text(spec, "channel", where),
+            label=_optional_text(spec, "label", where),
+            title=_optional_text(spec, "title", where),
+            caption=_optional_text(spec, "caption", where) or "",
+        )
+    except ValueError as exc:
+        return FigureBlock(number, line, figure=spec["figure"], error=str(exc))
+
+
+def _figure_srcs(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValueError(f"{where}: src must be a path or glob under content/, or a list of them")
+    return tuple(v.strip() for v in values)
+
+
+def _figure_section(spec: dict[str, Any], where: str) -> str | None:
+    """The section asked for: ``section: name``; None for ``src`` or the whole gallery."""
+    chosen = [k for k in ("src", "section", "gallery") if spec.get(k) not in (None, False)]
+    if len(chosen) > 1:
+        raise ValueError(
+            f"{where}: give one of src, section and gallery, not {' and '.join(chosen)}"
+        )
+    gallery = spec.get("gallery")
+    if gallery not in (None, True, False):
+        raise ValueError(f"{where}: gallery must be true or false")
+    section = spec.get("section")
+    if section is None:
+        return None
+    if not isinstance(section, str):
+        raise ValueError(f"{where}: section must be a folder name under content/")
+    return section.strip().strip("/")
+
+
+def _optional_text(spec: dict[str, Any], key: str, where: str) -> str | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"{where}: {key} must be text")
+    return str(value)
+
+
+def fill_figures(html: str, figures: list[str]) -> str:
+    """Note HTML with its figure placeholders replaced by ``figures`` (one per block)."""
+    if not figures:
+        return html
+    return _FIGURE_RE.sub(
+        lambda m: figures[int(m.group(1))] if int(m.group(1)) < len(figures) else "", html
+    )
 
 
 def _markdown() -> markdown.Markdown:
@@ -224,6 +341,7 @@ def read_note(path: Path, text: str | None = None) -> Note:
         html=html,
         toc_html=toc if isinstance(toc, str) and "<li>" in toc else "",
         embeds=tuple(embeds),
+        figures=tuple(pre.figures),
         warnings=front.warnings,
     )
 

@@ -2,6 +2,8 @@
    exporter: PlotView.export("png" | "svg").to_blob(). Works from file:// too (no server). */
 (function () {
   "use strict";
+  if (window.tracesiteFigures) return; // a page may include this script more than once
+  window.tracesiteFigures = true;
   function plotView(id) {
     var index = window.Bokeh && window.Bokeh.index;
     if (!index) return null;
