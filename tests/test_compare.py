@@ -59,3 +59,31 @@ def test_render_compare_hover_shows_both_sides(tmp_path: Path, browser) -> None:
         assert "a_logprob\n-0.3000" in tip and "b_logprob\n-1.2000" in tip  # both sides
         assert "diff_logprob\n-0.9000" in tip  # B - A
         assert not record.errors, record.errors
+
+
+QWQ = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real" / "vllm_chat"
+QWQ_BF16 = QWQ / "qwq-32b-reasoning-100tok-top3.json"
+
+
+@pytest.mark.parametrize(
+    "quantised",
+    ["qwq-32b-awq-int4-reasoning-100tok-top3.json", "qwq-32b-fp8-validation-100tok-top3.json"],
+)
+def test_the_corpus_qwq_quantisations_against_bf16(tmp_path: Path, quantised: str) -> None:
+    """The same QwQ-32B prompt served by vLLM in bf16 and quantised (the corpus, not copied:
+    its licence is not MIT/Apache-2.0). Neither file says what its logprobs mean; the data do."""
+    from tracesite.formats import load
+    from tracesite.model.align import align, compared
+
+    a, b = load(QWQ_BF16)[0], load(QWQ / quantised)[0]
+    first = next(k for k, (x, y) in enumerate(zip(a.tokens, b.tokens, strict=True)) if x != y)
+    al = align(a, b)
+    assert al.first_difference == first + 1  # the tokens agree up to there, exactly
+    assert al.n_same >= first  # the shared prefix is matched, and later equal runs too
+    said = [f["message"] for f in compared(a, b).meta.provenance["flags"]]
+    assert any(m.startswith("B's logprobs look processed") for m in said)  # -9999 alternatives
+    assert (
+        f"model: {a.meta.model} (A) vs {b.meta.model} (B)" in said or a.meta.model == b.meta.model
+    )
+    page = render_file(QWQ_BF16, tmp_path / "cmp.html", compare=QWQ / quantised).read_text("utf-8")
+    assert "B&#39;s logprobs look processed" in page  # stated on the page, escaped

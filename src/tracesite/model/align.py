@@ -117,6 +117,35 @@ def provenance_differences(pa: dict[str, Any], pb: dict[str, Any]) -> list[str]:
     return out
 
 
+#: Data checks that say what a side's numbers mean (model/checks.py), whichever the source says.
+_SEMANTIC_CHECKS = {
+    "processed_logprobs": "logprobs look processed (renormalised after top-p/top-k)",
+}
+
+
+def semantics_differences(a: Any, b: Any) -> list[str]:
+    """What the data say about the two sides' numbers where their sources say nothing: a data
+    check of meaning (processed logprobs) that fires on one side only, and a different model.
+    The corpus's QwQ-32B bf16 response against its AWQ and fp8 ones is the case: no provenance
+    in either file, but AWQ's and fp8's listed alternatives are all -9999 sentinels."""
+    from tracesite.model.checks import data_flags
+
+    fa = {f.code: f for f in data_flags(a)}
+    fb = {f.code: f for f in data_flags(b)}
+    out = []
+    for code, meaning in _SEMANTIC_CHECKS.items():
+        if (code in fa) != (code in fb):
+            side, other, flag = ("A", "B", fa[code]) if code in fa else ("B", "A", fb[code])
+            out.append(
+                f"{side}'s {meaning} at {flag.count} positions, {other}'s do not: there the"
+                f" difference of logprob compares a renormalised p with the model's"
+            )
+    ma, mb = a.meta.model, b.meta.model
+    if ma and mb and ma != mb:
+        out.append(f"model: {ma} (A) vs {mb} (B)")
+    return out
+
+
 def compare_trace(a: Any, b: Any, al: Alignment | None = None) -> Any:
     """The comparison as one trace the heatmap can draw (a column per aligned pair): its token
     is A's (``A → B`` where they differ, ∅ for a gap), its logprob A's, and per shared channel
@@ -164,4 +193,5 @@ def compared(a: Any, b: Any) -> Any:
     c = compare_trace(a, b)
     said = provenance_differences(provenance_of(a), provenance_of(b))
     flags = [{"code": "provenance_differs", "message": f"A and B differ in {s}"} for s in said]
+    flags += [{"code": "semantics_differ", "message": s} for s in semantics_differences(a, b)]
     return c.replace_meta(provenance={"flags": flags} if flags else {})
