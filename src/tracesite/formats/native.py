@@ -28,6 +28,7 @@ from tracesite.formats.common import (
     plain_logprob,
 )
 from tracesite.formats.entries import MAX_TOKEN_ID, bytes_of, id_of, logprob_of
+from tracesite.formats.vllm import PROMPT_FORMAT
 from tracesite.model.channels import Channels
 from tracesite.model.trace import Trace, TraceMeta
 
@@ -120,24 +121,7 @@ def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace
     utf8 = d.get("utf8_bytes", False)
     if type(utf8) is not bool:
         raise fail(f"{addr}.utf8_bytes", f"expected true or false, got {describe(utf8)}")
-    b = TraceBuilder()
-    add, alt = b.add, b.alt
-    for i, tok in enumerate(expect_list(d.get("tokens"), f"{addr}.tokens")):
-        got = _fast(tok, utf8) or _candidate(tok, f"{addr}.tokens[{i}]", utf8)
-        special = tok.get("special", False)
-        if type(special) is not bool:
-            raise fail(
-                f"{addr}.tokens[{i}].special", f"expected true or false, got {describe(special)}"
-            )
-        pos = add(got[0], got[1], got[2], got[3], special)
-        top = tok.get("top")
-        if top is None or top == []:
-            continue
-        if type(top) is not list:
-            raise fail(f"{addr}.tokens[{i}].top", f"expected an array, got {describe(top)}")
-        for j, t in enumerate(top):
-            got = _fast(t, utf8) or _candidate(t, f"{addr}.tokens[{i}].top[{j}]", utf8)
-            alt(pos, got[0], got[1], got[2], got[3])
+    b = _read_tokens(d.get("tokens"), f"{addr}.tokens", utf8)
     meta: dict[str, Any] = {}
     for key in _META_KEYS:
         value = d.get(key)
@@ -172,10 +156,35 @@ def read_native(obj: Any, source: str, index: int = 0, addr: str = "$") -> Trace
             **meta,
         )
     )
+    if d.get("prompt_tokens") is not None:
+        prompt_meta = TraceMeta(source=source, index=index, format=PROMPT_FORMAT)
+        prompt = _read_tokens(d["prompt_tokens"], f"{addr}.prompt_tokens", utf8).build(prompt_meta)
+        trace = replace(trace, prompt_trace=prompt)
     if "channels" not in d:
         return trace
     channels = _channels(d["channels"], f"{addr}.channels", trace.n_tokens)
     return replace(trace, channels=Channels(channels))
+
+
+def _read_tokens(obj: Any, addr: str, utf8: bool) -> TraceBuilder:
+    """The positions of a ``tokens`` (or ``prompt_tokens``) array, in a builder."""
+    b = TraceBuilder()
+    add, alt = b.add, b.alt
+    for i, tok in enumerate(expect_list(obj, addr)):
+        got = _fast(tok, utf8) or _candidate(tok, f"{addr}[{i}]", utf8)
+        special = tok.get("special", False)
+        if type(special) is not bool:
+            raise fail(f"{addr}[{i}].special", f"expected true or false, got {describe(special)}")
+        pos = add(got[0], got[1], got[2], got[3], special)
+        top = tok.get("top")
+        if top is None or top == []:
+            continue
+        if type(top) is not list:
+            raise fail(f"{addr}[{i}].top", f"expected an array, got {describe(top)}")
+        for j, t in enumerate(top):
+            got = _fast(t, utf8) or _candidate(t, f"{addr}[{i}].top[{j}]", utf8)
+            alt(pos, got[0], got[1], got[2], got[3])
+    return b
 
 
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -239,6 +248,20 @@ def _mostly_utf8(trace: Trace) -> bool:
 def to_native_dict(trace: Trace) -> dict[str, Any]:
     """The native JSON object of a trace (lossless: ``read_native(to_native_dict(t)) == t``)."""
     utf8 = _mostly_utf8(trace)
+    out = _meta_json(trace)
+    if trace.channels:
+        out["channels"] = {
+            k: [_channel_value(x) for x in v.tolist()] for k, v in trace.channels.items()
+        }
+    if utf8:
+        out["utf8_bytes"] = True
+    if trace.prompt_trace is not None:  # vLLM prompt_logprobs: the prompt's scored positions
+        out["prompt_tokens"] = _tokens_json(trace.prompt_trace, utf8)
+    out["tokens"] = _tokens_json(trace, utf8)
+    return out
+
+
+def _tokens_json(trace: Trace, utf8: bool) -> list[dict[str, Any]]:
     tokens: list[dict[str, Any]] = []
     off = trace.alt_offsets.tolist()
     lps = trace.logprobs.tolist()
@@ -256,6 +279,10 @@ def to_native_dict(trace: Trace) -> dict[str, Any]:
             for j in range(off[i], off[i + 1])
         ]
         tokens.append(tok)
+    return tokens
+
+
+def _meta_json(trace: Trace) -> dict[str, Any]:
     m = trace.meta
     out: dict[str, Any] = {"tracesite": VERSION}
     for key in _META_KEYS:
@@ -271,13 +298,6 @@ def to_native_dict(trace: Trace) -> dict[str, Any]:
         out["scalars"] = dict(m.scalars)
     if m.provenance:
         out["provenance"] = dict(m.provenance)
-    if trace.channels:
-        out["channels"] = {
-            k: [_channel_value(x) for x in v.tolist()] for k, v in trace.channels.items()
-        }
-    if utf8:
-        out["utf8_bytes"] = True
-    out["tokens"] = tokens
     return out
 
 

@@ -11,15 +11,17 @@ token first, with its true rank, then the top k; older v1 engines appended it la
 was outside the top k).
 
 They are not generated positions, so they never enter the generated trace or its statistics:
-each trace of the response gets ``meta.extra["prompt_logprobs"]``, a small summary (counts,
-mean p, perplexity, the prompt's text), and :func:`prompt_traces` builds the prompt's positions
-as traces of their own (``format`` ``"vllm_prompt"``, ``extra["part"] = "prompt"``) for a page
-that shows them as a prompt segment before the generated text.
+each trace of the response keeps them as ``trace.prompt_trace`` (a trace of their own, format
+``"vllm_prompt"``, which its page shows as a "Prompt (prompt_logprobs)" segment before the
+generated text, and the native format saves as ``prompt_tokens``) and gets
+``meta.extra["prompt_logprobs"]``, a small summary (counts, mean p, perplexity, the prompt's
+text) for ``inspect``; :func:`prompt_traces` builds the prompt's positions alone.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from tracesite.formats.builder import TraceBuilder
@@ -136,7 +138,15 @@ def with_prompt_summary(traces: list[Trace], obj: dict[str, Any], addr: str) -> 
     if not lists or not traces:
         return traces
     paddr, plp, ids = lists[0]
-    prompt = read_prompt_logprobs(plp, paddr, ids, TraceMeta(format=PROMPT_FORMAT))
+    source = traces[0].meta.source
+    prompt = read_prompt_logprobs(plp, paddr, ids, TraceMeta(source=source, format=PROMPT_FORMAT))
     by_ids = isinstance(ids, list) and len(ids) == len(plp)
     info = summary(prompt, by_ids)
-    return [t.replace_meta(extra={**t.meta.extra, "prompt_logprobs": info}) for t in traces]
+    return [
+        replace(
+            t,
+            meta=replace(t.meta, extra={**t.meta.extra, "prompt_logprobs": info}),
+            prompt_trace=prompt,
+        )
+        for t in traces
+    ]

@@ -116,3 +116,6 @@ def complete(trace: Any) -> None:
             raise ValueError(f"{name}: {len(getattr(trace, name))} values, alt_tokens has {n_alts}")
     if n and int(trace.alt_offsets[-1]) != n_alts:
         raise ValueError(f"alt_offsets: ends at {int(trace.alt_offsets[-1])}, not {n_alts}")
+    prompt = trace.prompt_trace
+    if prompt is not None and (type(prompt) is not type(trace) or prompt.prompt_trace is not None):
+        raise ValueError("prompt_trace: expected a Trace of the prompt's positions (no prompt)")

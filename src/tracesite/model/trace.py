@@ -159,6 +159,9 @@ class Trace:
     alt_logprobs: FloatArray = None  # type: ignore[assignment]  # sorted per position, NaN last
     meta: TraceMeta = field(default_factory=TraceMeta)
     channels: Channels = None  # type: ignore[assignment]  # stored per-token channels (§15)
+    # The prompt's own positions, when the engine scored them (vLLM ``prompt_logprobs``): a
+    # trace of their own, shown before the generated text, never in this trace's statistics.
+    prompt_trace: Trace | None = None
 
     def __post_init__(self) -> None:
         complete(self)
@@ -470,6 +473,7 @@ class Trace:
             and np.array_equal(self.alt_logprobs, other.alt_logprobs, equal_nan=True)
             and self.channels.equal(other.channels)
             and self.meta.content_equal(other.meta)
+            and self.prompt_trace == other.prompt_trace
         )
 
     __hash__ = None  # type: ignore[assignment]

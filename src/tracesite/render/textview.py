@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from html import escape
 from itertools import repeat
 
@@ -155,3 +156,21 @@ def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
     out += spans[start:]
     out.append("</div></div>")
     return "".join(out)
+
+
+def render_prompt_view(prompt: Trace, options: HeatmapOptions) -> str:
+    """The prompt's scored positions (vLLM ``prompt_logprobs``) as a text view of their own,
+    coloured by p like the generated text: ``<div class="tsv tsv-prompt">`` with ``ptok-N``
+    spans, which the heatmap's text-view links (``tok-N``) leave alone. Not generated text."""
+    html = render_text_view(prompt, replace(options, position_offset=0))
+    html = html.replace('<div class="tsv">', '<div class="tsv tsv-prompt">', 1)
+    html = html.replace("<span id=tok-", "<span id=ptok-")  # token text is escaped: no "<"
+    st = prompt.stats
+    facts = [f"{prompt.n_tokens:,} prompt positions"]
+    if st.mean_prob is not None:
+        facts.append(f"mean p {st.mean_prob:.3f}")
+        if st.perplexity is not None:
+            facts.append(f"perplexity {st.perplexity:.3f}")
+    if st.n_unknown:
+        facts.append(f"{st.n_unknown:,} without a logprob (the first has none)")
+    return f'<p class="prompt-stats">{escape(" · ".join(facts))}</p>{html}'
