@@ -205,6 +205,16 @@ def test_sort_over_all_traces_across_sections(page, built, site_url):
     assert titles(page) == [
         cards[i]["t"] for i in sorted(cards, key=lambda i: (mean_p[i], i))[:size]
     ]
+    # the cards drawn from the shards (compact points) carry the trace's own sparkline
+    from tracesite.model.summary import sparkline_points
+
+    first = sorted(cards, key=lambda i: (mean_p[i], i))[0]
+    drawn = page.get_attribute(".card polyline", "points")
+    p = np.exp([t["logprob"] for t in traces[source_of(cards[first], traces)]["tokens"]])
+    want_pts = [tuple(map(float, pt.split(","))) for pt in sparkline_points(p).split()]
+    got_pts = [tuple(map(float, pt.split(","))) for pt in drawn.split()]
+    assert len(got_pts) == len(want_pts) > 2
+    assert np.allclose(got_pts, want_pts, atol=0.06)
 
 
 def test_tag_filter_and_numeric_condition(page, built, site_url):

@@ -23,7 +23,7 @@ from tracesite.build.spool import CardSpool
 from tracesite.site.gallery import js_json
 
 #: Cards per ``cards-K`` shard.
-CARD_SHARD = 64
+CARD_SHARD = 16  # cards per cards-K shard: a sorted page of 60 draws from up to 60 of them
 #: A token shard is closed once it holds this many bytes (one bigger trace stays whole).
 TOKEN_SHARD_BYTES = 1_000_000
 #: Where the viewer draws a trace without a page.

@@ -6,6 +6,7 @@ import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from math import inf
 from pathlib import Path
 
@@ -96,6 +97,26 @@ def make_card(source: TraceSource, s: TraceSummary, note: Note | None) -> Card:
     )
 
 
+def _short(x: float | None) -> float | None:
+    return None if x is None else float(f"{x:.5g}")
+
+
+def compact_sparkline(points: str) -> str:
+    """SVG polyline points as a card shard keeps them: ``~x0,dx:y y ...`` when the x are evenly
+    spaced (every bucket has a p: the usual case; gallery.js expands it), else the points as
+    they are. A sort's page of 60 cards comes from up to 60 card shards: the points were 70% of
+    a card's bytes."""
+    pairs = [pt.split(",") for pt in points.split()]
+    if len(pairs) < 3 or any(len(pt) != 2 for pt in pairs):
+        return points
+    xs = [float(x) for x, _ in pairs]
+    dx = round(xs[1] - xs[0], 1)
+    if any(abs(b - a - dx) > 0.051 for a, b in pairwise(xs)):
+        return points
+    ys = " ".join(f"{float(y):g}" for _, y in pairs)
+    return f"~{xs[0]:g},{dx:g}:{ys}"
+
+
 def card_record(card: Card, summary: TraceSummary) -> dict[str, object]:
     """A card as the ``cards-K`` shards hold it (docs/scale.md), without its id and URL, which
     the write stage gives it once the gallery's order is known."""
@@ -106,10 +127,10 @@ def card_record(card: Card, summary: TraceSummary) -> dict[str, object]:
         "s": card.section,
         "g": list(card.tags),
         "n": card.n_tokens,
-        "p": card.mean_prob,
-        "q": card.perplexity,
+        "p": _short(card.mean_prob),  # the columns (col-p, col-q) keep full precision
+        "q": _short(card.perplexity),
         "sc": json.loads(card.scalar_json) if card.scalar_json else {},
-        "sp": summary.sparkline,
+        "sp": compact_sparkline(summary.sparkline),
         "f": card.n_flags,
         "gr": card.group,
     }

@@ -220,6 +220,16 @@
     return Number.isInteger(v) ? v.toLocaleString("en-US") : fmt(v, 3);
   }
   function href(u) { return ROOT + encodeURI(u).replace(/%25/g, "%"); }
+  /** A card shard's compact points (``~x0,dx:y y ...``, site/gallery.compact_sparkline) as
+   *  SVG polyline points; plain points pass as they are. */
+  function expandPoints(points) {
+    if (points.charAt(0) !== "~") return points;
+    var colon = points.indexOf(":"), head = points.slice(1, colon).split(",");
+    var x0 = parseFloat(head[0]), dx = parseFloat(head[1]);
+    return points.slice(colon + 1).split(" ").map(function (y, k) {
+      return (x0 + k * dx).toFixed(1) + "," + y;
+    }).join(" ");
+  }
   function sparkline(points) {
     var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
     svg.setAttribute("class", "spark"); svg.setAttribute("viewBox", "0 0 120 24");
@@ -227,7 +237,7 @@
     var line = document.createElementNS(ns, "line");
     [["x1", "0"], ["y1", "1"], ["x2", "120"], ["y2", "1"], ["class", "spark-top"]].forEach(function (a) { line.setAttribute(a[0], a[1]); });
     var poly = document.createElementNS(ns, "polyline");
-    poly.setAttribute("points", points);
+    poly.setAttribute("points", expandPoints(points));
     svg.appendChild(line); svg.appendChild(poly);
     return svg;
   }
