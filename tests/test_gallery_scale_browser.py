@@ -217,6 +217,65 @@ def test_sort_over_all_traces_across_sections(page, built, site_url):
     assert np.allclose(got_pts, want_pts, atol=0.06)
 
 
+SORTS = [  # (spec, the shard of the order of all, the order)
+    ("n-desc", "col-n.js", lambda c: sorted(c, key=lambda i: (-c[i]["n"], i))),  # ties: by id
+    ("title-desc", "ord-title.js", lambda c: sorted(c, key=lambda i: c[i]["t"].casefold())[::-1]),
+]
+
+
+def test_a_sorts_first_pages_are_one_shard_each(page, built, site_url):
+    site, _ = built
+    meta = read_shard(site, "meta")
+    cards = cards_by_id(site)
+    size = meta["page_size"]
+    loaded: list[str] = []
+    page.on("request", lambda r: loaded.append(r.url.rsplit("/", 1)[-1]))
+    open_index(page, site_url)
+    for spec, _, order in SORTS:
+        want = order(cards)
+        loaded.clear()
+        page.select_option("#sort", spec)
+        wait_view(page)
+        assert titles(page) == [cards[i]["t"] for i in want[:size]], spec
+        k = meta["top"][spec]
+        page.click("#pager a.next")
+        wait_view(page)
+        assert titles(page) == [cards[i]["t"] for i in want[size : 2 * size]], spec
+        shards = [name for name in loaded if name.endswith(".js")]
+        assert shards == [f"top-{k}-1.js", f"top-{k}-2.js"], shards  # no cards-K, no column
+        assert page.locator("#count").text_content() == f"{meta['n']} traces"
+
+
+def test_past_the_presorted_pages_the_order_of_all_agrees(page, built, tmp_path):
+    """With one pre-sorted page (meta.top_pages 1), page 2 comes from the order of all and
+    cards-K, and matches the same order."""
+    import shutil
+
+    site, _ = built
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    meta_js = copy / "assets/index/meta.js"
+    text = meta_js.read_text(encoding="utf-8")
+    assert '"top_pages":5' in text
+    meta_js.write_text(text.replace('"top_pages":5', '"top_pages":1'), encoding="utf-8")
+    meta = read_shard(copy, "meta")
+    cards = cards_by_id(copy)
+    size = meta["page_size"]
+    loaded: list[str] = []
+    page.on("request", lambda r: loaded.append(r.url.rsplit("/", 1)[-1]))
+    open_index(page, copy.as_uri() + "/")
+    for spec, order_file, order in SORTS:
+        want = order(cards)
+        page.select_option("#sort", spec)
+        wait_view(page)
+        assert titles(page) == [cards[i]["t"] for i in want[:size]], spec
+        loaded.clear()
+        page.click("#pager a.next")
+        wait_view(page)
+        assert titles(page) == [cards[i]["t"] for i in want[size : 2 * size]], spec
+        assert order_file in loaded and not any(n.startswith("top-") for n in loaded), loaded
+
+
 def test_tag_filter_and_numeric_condition(page, built, site_url):
     site, traces = built
     open_index(page, site_url)

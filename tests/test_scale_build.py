@@ -138,6 +138,47 @@ def test_columns_and_title_order_match_the_cards(gallery: Path) -> None:
     assert {"title", "n", "p", "q", "d"} <= fields
 
 
+def _js_order(values: list[float], descending: bool) -> list[int]:
+    """gallery.js's argsort, written out: known values by value then id; NaN last by id."""
+    known = [i for i, v in enumerate(values) if v == v]
+    unknown = [i for i, v in enumerate(values) if v != v]
+    sign = -1 if descending else 1
+    return sorted(known, key=lambda i: (sign * values[i], i)) + unknown
+
+
+def test_sort_order_keeps_ties_by_id_and_unknowns_last() -> None:
+    from tracesite.build.indexwrite import sort_order
+
+    values = [2.0, float("nan"), 1.0, 2.0, -0.0, 0.0, float("inf"), float("nan"), -1.5, 1.0]
+    for descending in (False, True):
+        got = sort_order(np.array(values), descending).tolist()
+        assert got == _js_order(values, descending)
+    assert sort_order(np.array(values), True).tolist()[:2] == [6, 0]  # inf, then ties by id
+
+
+def test_each_sort_has_its_first_page_presorted(gallery: Path) -> None:
+    site = gallery / "site"
+    meta = shard(site, "meta")
+    cards = all_cards(site)
+    want_specs = {
+        f"{'date' if f['name'] == 'd' else f['name']}-{d}"
+        for f in meta["fields"]
+        for d in ("asc", "desc")
+    }
+    assert set(meta["top"]) == want_specs
+    for spec, k in meta["top"].items():
+        key, _, direction = spec.rpartition("-")
+        if key == "title":
+            ids = sorted(range(len(cards)), key=lambda i: cards[i]["t"].casefold())
+            ids = ids[::-1] if direction == "desc" else ids
+        else:
+            values = list(shard(site, "col-" + ("d" if key == "date" else key))["v"])
+            ids = _js_order(values, direction == "desc")
+        size = meta["page_size"]
+        assert shard(site, f"top-{k}-1") == [cards[i] for i in ids[:size]], spec
+        assert not (site / f"assets/index/top-{k}-2.js").exists()  # 6 traces: one page
+
+
 def test_search_finds_the_last_word_of_a_long_trace_at_its_position(gallery: Path) -> None:
     site = gallery / "site"
     assert postings(gallery / "site", "zebrafinal") == [0, 700]  # trace 0, its 700th token

@@ -868,6 +868,18 @@ NOTE_CASES: list[Case] = [
         r":5: trace block: src 'nope\.json' not found under content/",
     ),
     Case(
+        "compare-block-missing-b",
+        "compare-missing.md",
+        b"# x\n\n```compare\na: good.json\nb: nope.json\n```\n",
+        r":3: compare block: b 'nope\.json' not found under content/",
+    ),
+    Case(
+        "compare-block-a-outside",
+        "compare-outside.md",
+        b"# x\n\n```compare\na: ../../etc/passwd\nb: good.json\n```\n",
+        r":3: compare block: a '.*' is outside the content folder",
+    ),
+    Case(
         "trace-block-a-folder",
         "folder.md",
         b"# x\n\n```trace\nsrc: sub\n```\n",

@@ -42,10 +42,12 @@ def plan_embeds(notes: dict[Path, Note], config: Config, wanted: set[Path]) -> l
             continue
         for spec in note.embeds:
             try:
+                if spec.compare is None:
+                    named = [(spec.src, "trace block: src")]
+                else:
+                    named = [(spec.src, "compare block: a"), (spec.compare, "compare block: b")]
                 files = tuple(
-                    resolve_embed_src(config.build.content_dir, src)
-                    for src in (spec.src, spec.compare)
-                    if src is not None
+                    resolve_embed_src(config.build.content_dir, src, what) for src, what in named
                 )
             except NoteError as exc:
                 out.append(Embed(path, spec, error=_against(exc, config, path, spec)))

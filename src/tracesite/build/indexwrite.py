@@ -24,6 +24,10 @@ from tracesite.site.gallery import js_json
 
 #: Cards per ``cards-K`` shard.
 CARD_SHARD = 16  # cards per cards-K shard: a sorted page of 60 draws from up to 60 of them
+#: Pages of each sort kept pre-sorted in ``top-K-P`` shards: each is one load instead of one per
+#: ``cards-K`` its cards fall in (up to 60, ~300 ms at 100,000 traces). Five pages of a dozen
+#: sorts cost ~2 MB of site at any gallery size.
+TOP_PAGES = 5
 #: A token shard is closed once it holds this many bytes (one bigger trace stays whole).
 TOKEN_SHARD_BYTES = 1_000_000
 #: Where the viewer draws a trace without a page.
@@ -195,8 +199,7 @@ def write_cards_pass(
         base = placed.base[t.task]
         for j, rec in enumerate(spool.records(t.task)):
             i = base + j
-            url = page_urls.get((t.task, j)) if t.pages else None
-            rec = {"i": i, "u": url or placed.viewer_url(i), **rec}
+            rec = _shard_card(placed, page_urls, t, j, rec)
             buf.append(js_json(rec))
             if len(buf) == CARD_SHARD:
                 _flush_cards(write, i // CARD_SHARD, buf)
@@ -206,6 +209,19 @@ def write_cards_pass(
     if buf:
         _flush_cards(write, (placed.n - 1) // CARD_SHARD, buf)
     return cols
+
+
+def _shard_card(
+    placed: Placed,
+    page_urls: dict[tuple[int, int], str],
+    t: IndexTask,
+    j: int,
+    rec: dict[str, Any],
+) -> dict[str, Any]:
+    """A spooled card as ``cards-K`` holds it: its id, and ``u`` its page or viewer URL."""
+    i = placed.base[t.task] + j
+    url = page_urls.get((t.task, j)) if t.pages else None
+    return {"i": i, "u": url or placed.viewer_url(i), **rec}
 
 
 def _fill_columns(cols: Columns, i: int, rec: dict[str, Any]) -> None:
@@ -222,8 +238,9 @@ def _flush_cards(write: Write, k: int, buf: list[str]) -> None:
     write(f"assets/index/cards-{k}.js", shard_js(f"cards-{k}", "[" + ",".join(buf) + "]"))
 
 
-def write_columns(cols: Columns, write: Write) -> list[dict[str, str]]:
-    """``col-<field>``, ``ord-title``, ``col-section``; returns the meta's fields."""
+def write_columns(cols: Columns, write: Write) -> tuple[list[dict[str, str]], np.ndarray[Any, Any]]:
+    """``col-<field>``, ``ord-title``, ``col-section``; returns the meta's fields and the
+    title order."""
     labels = {"n": "Tokens", "p": "Mean p", "q": "Perplexity", "d": "Date"}
     fields = [{"name": "title", "label": "Title", "kind": "text"}]
     for name, values in cols.num.items():
@@ -240,7 +257,56 @@ def write_columns(cols: Columns, write: Write) -> list[dict[str, str]]:
         "assets/index/col-section.js",
         shard_js("col-section", js_json({"v:u16": b64(cols.section)})),
     )
-    return fields
+    return fields, order
+
+
+def sort_order(values: np.ndarray[Any, Any], descending: bool) -> np.ndarray[Any, Any]:
+    """Trace ids in gallery.js's order of a numeric column: known values ascending (or
+    descending), ties by id; unknown (NaN) values last, by id."""
+    known = np.flatnonzero(~np.isnan(values))
+    keys = -values[known] if descending else values[known]
+    ranked = known[np.argsort(keys, kind="stable")]
+    return np.concatenate([ranked, np.flatnonzero(np.isnan(values))])
+
+
+def top_orders(
+    cols: Columns, title_order: np.ndarray[Any, Any], k: int
+) -> dict[str, np.ndarray[Any, Any]]:
+    """The first ``k`` ids of every sort the gallery offers, by its ``#sort=`` spec."""
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    for name, values in cols.num.items():
+        key = "date" if name == "d" else name
+        out[f"{key}-desc"] = sort_order(values, True)[:k]
+        out[f"{key}-asc"] = sort_order(values, False)[:k]
+    out["title-asc"] = title_order[:k]
+    out["title-desc"] = title_order[::-1][:k]
+    return out
+
+
+def write_top_pages(
+    placed: Placed,
+    spool: CardSpool,
+    page_urls: dict[tuple[int, int], str],
+    orders: dict[str, np.ndarray[Any, Any]],
+    page_size: int,
+    write: Write,
+) -> dict[str, int]:
+    """``top-K-P``: the cards of page ``P`` (1-based) of sort ``K``, in order, for its first
+    pages; returns the meta's ``top`` (sort spec -> K)."""
+    bases = np.array([placed.base[t.task] for t in placed.order], dtype=np.int64)
+    cards: dict[int, dict[str, Any]] = {}
+    for i in sorted({int(i) for ids in orders.values() for i in ids}):
+        at = int(np.searchsorted(bases, i, side="right")) - 1
+        t = placed.order[at]
+        j = i - int(bases[at])
+        cards[i] = _shard_card(placed, page_urls, t, j, spool.record(t.task, j))
+    top: dict[str, int] = {}
+    for k, (spec, ids) in enumerate(orders.items()):
+        for page, at in enumerate(range(0, len(ids), page_size), start=1):
+            body = "[" + ",".join(js_json(cards[int(i)]) for i in ids[at : at + page_size]) + "]"
+            write(f"assets/index/top-{k}-{page}.js", shard_js(f"top-{k}-{page}", body))
+        top[spec] = k
+    return top
 
 
 def write_tags(tags: dict[str, list[int]], write: Write) -> list[list[object]]:
@@ -299,7 +365,9 @@ def write_gallery_index(
     search_buckets = write_postings(terms, write)
     token_buckets = write_token_index(keys, placed, write)
     cols = write_cards_pass(placed, index.spool, index.page_urls, write)
-    fields = write_columns(cols, write)
+    fields, title_order = write_columns(cols, write)
+    orders = top_orders(cols, title_order, TOP_PAGES * index.page_size) if placed.n else {}
+    top = write_top_pages(placed, index.spool, index.page_urls, orders, index.page_size, write)
     tag_ids = {
         tag: [placed.base[t] + j for t, j in members if t in placed.base]
         for tag, members in tags.items()
@@ -311,6 +379,8 @@ def write_gallery_index(
         "n_docs": placed.n + len(docs),
         "page_size": index.page_size,
         "card_shard": CARD_SHARD,
+        "top": top,
+        "top_pages": TOP_PAGES,
         "sections": section_rows(placed, index.section_titles),
         "tags": write_tags(tag_ids, write),
         "fields": fields,

@@ -76,5 +76,14 @@ class CardSpool:
         ):
             yield json.loads(rec)
 
+    def record(self, task: int, local: int) -> dict[str, Any]:
+        """One card of ``task``: its ``local``-th."""
+        row = self.db.execute(
+            "SELECT rec FROM cards WHERE task = ? AND local = ?", (task, local)
+        ).fetchone()
+        if row is None:
+            raise KeyError((task, local))
+        return dict(json.loads(row[0]))
+
     def close(self) -> None:
         self.db.close()

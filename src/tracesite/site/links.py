@@ -78,10 +78,11 @@ def rewrite_links(
     return text
 
 
-def resolve_embed_src(content_dir: Path, src: str) -> Path:
-    """The file a ```` ```trace ```` block names, which must be a file under ``content_dir``
-    (symlinks resolved first, so a link out of the content folder is refused)."""
-    missing = NoteError(f"trace block: src {src!r} not found under content/")
+def resolve_embed_src(content_dir: Path, src: str, what: str = "trace block: src") -> Path:
+    """The file a ```` ```trace ```` block names (or a ```` ```compare ```` block's ``a`` or
+    ``b``, as ``what`` says), which must be a file under ``content_dir`` (symlinks resolved
+    first, so a link out of the content folder is refused)."""
+    missing = NoteError(f"{what} {src!r} not found under content/")
     if "\x00" in src:  # no file name holds NUL; the OS would refuse to look it up
         raise missing
     try:
@@ -90,7 +91,7 @@ def resolve_embed_src(content_dir: Path, src: str) -> Path:
         raise missing from None
     target = resolve_inside(content_dir, Path(src))  # the rule discovery uses for every file
     if target is None:
-        raise NoteError(f"trace block: src {src!r} is outside the content folder")
+        raise NoteError(f"{what} {src!r} is outside the content folder")
     if not target.is_file():
         raise missing
     return target

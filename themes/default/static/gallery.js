@@ -373,6 +373,19 @@
     if (firstLoad && isDefault(st) && st.page === 1) { drawPager(st, N); return Promise.resolve(); }
     if (window.performance && performance.mark) performance.mark("ts-query-start");
     form.setAttribute("aria-busy", "true");
+    var top = topShard(st, query);
+    if (top !== null) return S.load(ROOT, top).then(function (cards) {
+      if (mine !== generation) return;
+      if (window.performance && performance.mark) performance.mark("ts-order-done");
+      drawCards(cards, st, null);
+      drawPager(st, N);
+      showCount(N, 0);
+      done();
+    }).catch(function (err) {
+      if (mine !== generation) return;
+      el.count.textContent = "could not load the gallery's data: " + err.message;
+      done();
+    });
     return Promise.all([order(st.sort), filters(st, query), textHits(query.words)]).then(function (r) {
       if (mine !== generation) return null;
       var ids = select(r[0], r[1], r[2]);
@@ -394,6 +407,14 @@
       el.count.textContent = "could not load the gallery's data: " + err.message;
       done();
     });
+  }
+  /** The pre-sorted shard (top-K-P) of this view's page, when the view is a plain sort over
+   *  every trace on one of its first meta.top_pages pages; else null. */
+  function topShard(st, query) {
+    if (!st.sort || st.tag || st.section || query.words.length || query.conds.length || query.token) return null;
+    if (!meta.top || !Object.prototype.hasOwnProperty.call(meta.top, st.sort)) return null;
+    if (st.page > (meta.top_pages || 0) || st.page > Math.ceil(N / meta.page_size)) return null;
+    return "top-" + meta.top[st.sort] + "-" + st.page;
   }
   function done() {
     form.removeAttribute("aria-busy");
