@@ -92,38 +92,22 @@ WAIT_VIEW = """() => new Promise(res => {
   check();
 })"""
 
-TIMED_HASH = """(hash) => new Promise(res => {
+# One timed view change: ["control", id, value] sets a control, ["next"] clicks the pager's
+# next link, ["hash", h] sets the URL hash. Resolves to [ms until drawn, ms until the order].
+TIMED = """([kind, a, b]) => new Promise(res => {
   const t0 = performance.now();
   setTimeout(() => res([NaN, NaN]), 30000);
   document.addEventListener('tracesite:gallery', () => {
     const order = performance.getEntriesByName('ts-order-done').pop();
     res([performance.now() - t0, order && order.startTime > t0 ? order.startTime - t0 : NaN]);
   }, {once: true});
-  location.hash = hash;
-})"""
-
-TIMED_NEXT_PAGE = """() => new Promise(res => {
-  const t0 = performance.now();
-  setTimeout(() => res([NaN, NaN]), 30000);
-  document.addEventListener('tracesite:gallery', () => {
-    const order = performance.getEntriesByName('ts-order-done').pop();
-    res([performance.now() - t0, order && order.startTime > t0 ? order.startTime - t0 : NaN]);
-  }, {once: true});
-  document.querySelector('#pager a.next').click();
-})"""
-
-TIMED_CONTROL = """([id, value]) => new Promise(res => {
-  const t0 = performance.now();
-  setTimeout(() => res([NaN, NaN]), 30000);
-  document.addEventListener('tracesite:gallery', () => {
-    const order = performance.getEntriesByName('ts-order-done').pop();
-    res([performance.now() - t0, order && order.startTime > t0 ? order.startTime - t0 : NaN]);
-  }, {once: true});
-  const el = document.getElementById(id);
+  if (kind === 'next') { document.querySelector('#pager a.next').click(); return; }
+  if (kind === 'hash') { location.hash = a; return; }
+  const el = document.getElementById(a);
   if (el.tagName === 'SELECT') {
-    if (![...el.options].some(o => o.value === value)) { const o = new Option(value, value); el.add(o); }
-    el.value = value; el.dispatchEvent(new Event('change'));
-  } else { el.value = value; el.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); }
+    if (![...el.options].some(o => o.value === b)) { const o = new Option(b, b); el.add(o); }
+    el.value = b; el.dispatchEvent(new Event('change'));
+  } else { el.value = b; el.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); }
 })"""
 
 FIRST_TOKEN_HIT = """(q) => new Promise(res => {
@@ -172,22 +156,20 @@ def index_rows(browser: Any, site: Path, base: str, meta: dict[str, Any]) -> lis
     ]:
         if control == "tag-filter" and not value:
             continue
-        ms, order = page.evaluate(TIMED_CONTROL, [control, value])
+        ms, order = page.evaluate(TIMED, ["control", control, value])
         rows.append((label, f"{ms:.0f} ms drawn ({order:.0f} ms to the order of all)"))
-        if value == "p-asc":  # page 2: past the pre-sorted first page, drawn from cards-K
-            ms, order = page.evaluate(TIMED_NEXT_PAGE)
+        if value != "p-asc":
+            continue
+        # page 2 is pre-sorted (top-K-P); page 6 is past them: the order of all and cards-K
+        for extra, step in [("page 2", ["next"]), ("page 6", ["hash", "sort=p-asc&page=6"])]:
+            ms, order = page.evaluate(TIMED, step)
             rows.append(
-                ("sort over all (p, page 2)", f"{ms:.0f} ms drawn ({order:.0f} ms to the order)")
+                (f"sort over all (p, {extra})", f"{ms:.0f} ms drawn ({order:.0f} ms to the order)")
             )
-            # page 6: past the pre-sorted pages (top-K-P), from the order of all and cards-K
-            ms, order = page.evaluate(TIMED_HASH, "sort=p-asc&page=6")
-            rows.append(
-                ("sort over all (p, page 6)", f"{ms:.0f} ms drawn ({order:.0f} ms to the order)")
-            )
-    page.evaluate(TIMED_CONTROL, ["tag-filter", ""])
-    page.evaluate(TIMED_CONTROL, ["sort", ""])
+    page.evaluate(TIMED, ["control", "tag-filter", ""])
+    page.evaluate(TIMED, ["control", "sort", ""])
     for word, n in search_words(site):
-        ms, _ = page.evaluate(TIMED_CONTROL, ["q", word])
+        ms, _ = page.evaluate(TIMED, ["control", "q", word])
         rows.append(("text search, first hits", f"{ms:.0f} ms ({word!r}, in {n:,} traces)"))
     key = token_key(site)
     query = f'token:"{key}" p<0.5'

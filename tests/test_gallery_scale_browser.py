@@ -276,6 +276,20 @@ def test_past_the_presorted_pages_the_order_of_all_agrees(page, built, tmp_path)
         assert order_file in loaded and not any(n.startswith("top-") for n in loaded), loaded
 
 
+def test_a_missing_presorted_shard_is_reported(page, built, tmp_path):
+    import shutil
+
+    site, _ = built
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    meta = read_shard(copy, "meta")
+    (copy / f"assets/index/top-{meta['top']['n-desc']}-1.js").unlink()
+    open_index(page, copy.as_uri() + "/")
+    page.select_option("#sort", "n-desc")
+    wait_view(page)
+    assert page.locator("#count").text_content().startswith("could not load the gallery's data")
+
+
 def test_tag_filter_and_numeric_condition(page, built, site_url):
     site, traces = built
     open_index(page, site_url)

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from itertools import islice
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from typing import TypeVar
@@ -44,16 +45,10 @@ def ordered_window(
     """``fn(x)`` for each item in the pool, in the items' order, with at most ``window`` items
     submitted and not yet taken by the caller (so results never pile up in this process)."""
     it = iter(items)
-    pending: deque[Future[R]] = deque()
-    for x in it:
-        pending.append(pool.submit(fn, x))
-        if len(pending) >= window:
-            break
+    pending: deque[Future[R]] = deque(pool.submit(fn, x) for x in islice(it, window))
     while pending:
         result = pending.popleft().result()
-        for x in it:
-            pending.append(pool.submit(fn, x))
-            break
+        pending.extend(pool.submit(fn, x) for x in islice(it, 1))  # the next item, if any
         yield result
 
 

@@ -374,19 +374,14 @@
     if (window.performance && performance.mark) performance.mark("ts-query-start");
     form.setAttribute("aria-busy", "true");
     var top = topShard(st, query);
-    if (top !== null) return S.load(ROOT, top).then(function (cards) {
+    var view = top !== null ? S.load(ROOT, top).then(function (cards) {
       if (mine !== generation) return;
       if (window.performance && performance.mark) performance.mark("ts-order-done");
       drawCards(cards, st, null);
       drawPager(st, N);
       showCount(N, 0);
       done();
-    }).catch(function (err) {
-      if (mine !== generation) return;
-      el.count.textContent = "could not load the gallery's data: " + err.message;
-      done();
-    });
-    return Promise.all([order(st.sort), filters(st, query), textHits(query.words)]).then(function (r) {
+    }) : Promise.all([order(st.sort), filters(st, query), textHits(query.words)]).then(function (r) {
       if (mine !== generation) return null;
       var ids = select(r[0], r[1], r[2]);
       if (window.performance && performance.mark) performance.mark("ts-order-done");
@@ -402,7 +397,8 @@
         if (query.token) runTokens(query, r[1]);
         done();
       });
-    }).catch(function (err) {
+    });
+    return view.catch(function (err) {
       if (mine !== generation) return;
       el.count.textContent = "could not load the gallery's data: " + err.message;
       done();
