@@ -24,7 +24,13 @@ SHOTS = [  # file, page, viewport, full page?, position to open at
     ("trace-phone.png", "traces/openai/pizza-toppings/index.html", (390, 844), False, ""),
     ("rollout.png", "traces/rollouts/grpo-step-120/rollout-1/index.html", (1280, 1000), False, ""),
     ("group.png", "groups/train-trip-duration/index.html", (1280, 1000), False, ""),
-    ("rollout-phone.png", "traces/rollouts/grpo-step-120/rollout-1/index.html", (390, 844), False, ""),
+    (
+        "rollout-phone.png",
+        "traces/rollouts/grpo-step-120/rollout-1/index.html",
+        (390, 844),
+        False,
+        "",
+    ),
 ]
 
 
@@ -51,7 +57,7 @@ def main() -> None:
                 page.goto(target.as_uri() + pos)
                 page.wait_for_load_state("load")
                 page.wait_for_timeout(1500)  # BokehJS draws after load
-                if phone and "trace" in name or phone and "rollout" in name:
+                if (phone and "trace" in name) or (phone and "rollout" in name):
                     cell = page.locator(".bk-Canvas, canvas").first
                     box = cell.bounding_box()
                     if box:  # a tap on the third cell shows its tooltip

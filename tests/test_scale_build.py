@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tracesite.build import BuildOptions, build_project
-from tracesite.build.shards import fnv1a32
+from tracesite.build.shards import SHARED_COLUMNS, fnv1a32
 from tracesite.core.options import HeatmapOptions
 from tracesite.core.tables import SPLIT_MIN_BYTES
 from tracesite.formats import read_bytes
@@ -55,7 +55,27 @@ def shard(site: Path, name: str) -> Any:
     )
     m = _SHARD.match(path.read_text(encoding="utf-8"))
     assert m is not None and m.group(1) == name
-    return decode(json.loads(m.group(2)))
+    return share_strings(decode(json.loads(m.group(2))))
+
+
+def share_strings(payload: Any) -> Any:
+    """A token shard's traces with the shard's string table as their own (shards.js does so)."""
+    if not isinstance(payload, dict) or "strings" not in payload:
+        return payload
+    sb, so = payload["strings"]["sb"], payload["strings"]["so"]
+    for t in payload["traces"]:
+        if "st" in t:
+            st = t.pop("st")
+            t["cols"].update(tok=st["tok"], atok=st["atok"], sb=sb, so=so)
+            t["cols"].update(nent=np.array([len(so) - 1]), bad=np.zeros(0, np.int32))
+    return payload
+
+
+def token_texts(cols: dict[str, Any]) -> list[str]:
+    """The texts of a trace's chosen tokens, then of its alternatives, from its string table."""
+    blob, so = bytes(cols["sb"]), cols["so"]
+    text = [blob[so[e] : so[e + 1]].decode("utf-8") for e in range(len(so) - 1)]
+    return [text[e] for e in cols["tok"]] + [text[e] for e in cols["atok"]]
 
 
 def all_cards(site: Path) -> list[dict[str, Any]]:
@@ -223,7 +243,7 @@ def test_token_index_points_at_the_shard_holding_the_token(gallery: Path) -> Non
         t["i"]
         for s in shards
         for t in shard(site, f"tok-{s}")["traces"]
-        if END_WORD.encode() in bytes(t["cols"]["sb"])
+        if END_WORD in token_texts(t["cols"])
     ]
     assert held == [0]
 
@@ -237,8 +257,12 @@ def test_token_shard_round_trips_the_heatmap_columns(gallery: Path) -> None:
     entry = shard(site, f"tok-{shard_no}")["traces"][k]
     assert entry["i"] == 0
     assert viewer_cfg(entry) == json.loads(str(packed["cfg"]))
+    # the string table is the shard's (shared by its traces): the same texts at each position
+    assert "strings" in shard(site, f"tok-{shard_no}")
+    assert token_texts(entry["cols"]) == token_texts(packed)
+    assert token_texts(entry["cols"])[trace.n_tokens - 1] == END_WORD
     for name, want in packed.items():
-        if name != "cfg":
+        if name not in ("cfg", *SHARED_COLUMNS):
             assert np.array_equal(
                 np.asarray(entry["cols"][name]), np.asarray(want), equal_nan=True
             ), name

@@ -23,7 +23,7 @@ import tracesite
 from browser_helpers import new_page
 from conftest import run_cli
 from tracesite.commands.render import render_file
-from tracesite.model.trace import Trace, TraceMeta
+from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +55,24 @@ def channel_trace(n: int = 80) -> Trace:
     )
 
 
+def byte_trace() -> Trace:
+    """A trace whose em dash is split over two tokens (raw bytes, not valid UTF-8 alone): its
+    token shard entry keeps its own string table, beside traces sharing the shard's."""
+    return Trace.from_positions(
+        [
+            Position(Candidate(" A", -0.1)),
+            Position(
+                Candidate("\u2014", -0.4, b"\xe2\x80"),
+                [Candidate("\u2014", -0.4, b"\xe2\x80"), Candidate(" B", -2.0)],
+            ),
+            Position(Candidate("?", -0.2, b"\x94")),
+            Position(Candidate(" done", -0.3)),
+            Position(Candidate(" \u202eevil", -0.5)),  # a bidi override: shown as its code
+        ],
+        TraceMeta(model="byte-model"),
+    )
+
+
 def shard_payload(path: Path) -> Any:
     """The payload of a shard file: ``window.TRACESITE_SHARD("name", payload);``."""
     text = path.read_text(encoding="utf-8")
@@ -70,6 +88,7 @@ def gallery(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (root / "tracesite.toml").write_text("[build]\nmax_pages = 1\n", encoding="utf-8")
     shutil.copy(FIGURE, runs / "figure.json")
     tracesite.save(channel_trace(), runs / "rollout.json")
+    tracesite.save(byte_trace(), runs / "bytes.json")
     result = run_cli("build", cwd=root)
     assert result.returncode == 0, result.stderr
     site = root / "site"
@@ -78,7 +97,7 @@ def gallery(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     refs = root / "refs"
     refs.mkdir()
     pages = {}
-    for name in ("figure", "rollout"):
+    for name in ("figure", "rollout", "bytes"):
         shutil.copy(runs / f"{name}.json", refs / f"{name}.json")
         pages[name] = render_file(refs / f"{name}.json", None)
     return {"site": site, "urls": urls, "pages": pages, "cards": cards}
@@ -174,6 +193,29 @@ def test_the_viewer_opens_a_trace_at_a_position_as_its_page_would(
     assert viewer.inner_text("h1") == card["t"]
     assert "97 tokens" in viewer.inner_text(".viewer-meta")
     assert f"{card['p']:.3f}" in viewer.inner_text(".viewer-stats")
+
+
+def test_a_shard_shared_by_traces_with_and_without_raw_bytes_draws_each_as_its_page(
+    gallery: dict[str, Any], open_page: Any
+) -> None:
+    """The figure and the rollout read the shard's string table; the byte trace its own, with
+    the raw bytes the tooltip shows in hex."""
+    shards = {gallery["urls"][n].split("=")[1].split(".")[0] for n in ("figure", "bytes")}
+    assert len(shards) == 1  # one shard holds them both
+    payload = shard_payload(gallery["site"] / "assets" / "tokens" / f"{shards.pop()}.js")
+    assert "strings" in payload and sorted("st" in t for t in payload["traces"]) == [
+        False,
+        True,
+        True,
+    ]
+    viewer = open_page(viewer_url(gallery, "bytes"))
+    page = open_page(gallery["pages"]["bytes"].as_uri())
+    for index, slot in ((0, 0), (1, 0), (1, 1), (2, 0), (3, 0), (4, 0)):
+        assert hover_tip(viewer, index, slot) == hover_tip(page, index, slot)
+    assert "e2 80" in hover_tip(viewer, 1).lower()
+    spans = "[...document.querySelectorAll('.tsv span')].map(s => [s.textContent, s.className])"
+    assert viewer.evaluate(spans) == page.evaluate(spans)
+    assert viewer.inner_text("#tok-5") == " \u27e8U+202E\u27e9evil"
 
 
 def test_the_viewer_draws_channels_and_the_masked_positions(

@@ -20,6 +20,7 @@ from tracesite.build.cache import load_whole
 from tracesite.build.postings import BucketSpool
 from tracesite.build.shards import b64, group_by_hash, note_terms
 from tracesite.build.spool import CardSpool
+from tracesite.build.tokenshards import TokenShards
 from tracesite.site.gallery import js_json
 
 #: Cards per ``cards-K`` shard.
@@ -28,8 +29,6 @@ CARD_SHARD = 16  # cards per cards-K shard: a sorted page of 60 draws from up to
 #: ``cards-K`` its cards fall in (up to 60, ~300 ms at 100,000 traces). Five pages of a dozen
 #: sorts cost ~2 MB of site at any gallery size.
 TOP_PAGES = 5
-#: A token shard is closed once it holds this many bytes (one bigger trace stays whole).
-TOKEN_SHARD_BYTES = 1_000_000
 #: Where the viewer draws a trace without a page.
 VIEWER_URL = "view/index.html"
 META_JS = "assets/index/meta.js"
@@ -94,12 +93,13 @@ def place(tasks: Sequence[IndexTask], counts: dict[int, int]) -> Placed:
 def write_traces_pass(
     placed: Placed, cache_dir: Path, write: Write, terms: BucketSpool, keys: BucketSpool
 ) -> list[str]:
-    """Token shards in id order, and each task's terms and keys spooled with its base id.
-    Returns the problems (a cache entry gone mid-build)."""
+    """Token shards in id order (each with one string table, :mod:`build.tokenshards`), and
+    each task's terms and keys spooled with its base id. Returns the problems (a cache entry
+    gone mid-build)."""
     n = placed.n
     placed.shard, placed.slot = np.zeros(n, np.int32), np.zeros(n, np.int32)
-    buf: list[str] = []
-    size, shard, problems = 0, 0, []
+    shards = TokenShards(write)
+    problems = []
     for t in placed.order:
         base, count = placed.base[t.task], placed.count[t.task]
         try:
@@ -108,25 +108,12 @@ def write_traces_pass(
             problems.append(f"the rendered trace left the cache: {exc}")
             continue
         for j, frag in enumerate(fragments[len(fragments) - count :]):
-            tok = frag.get("tok", '{"cfg":{},"cols":{}}')
-            if buf and size + len(tok) > TOKEN_SHARD_BYTES:
-                _flush_tokens(write, shard, buf)
-                shard, buf, size = shard + 1, [], 0
-            placed.shard[base + j], placed.slot[base + j] = shard, len(buf)
-            buf.append(f'{{"i":{base + j},{tok[1:]}')
-            size += len(tok)
+            placed.shard[base + j], placed.slot[base + j] = shards.add(base + j, frag)
         terms.add(base, parts.get("terms", b""))
         keys.add(base, parts.get("keys", b""))
-    if buf:
-        _flush_tokens(write, shard, buf)
-        shard += 1
-    placed.n_token_shards = shard
+    shards.flush()
+    placed.n_token_shards = shards.shard
     return problems
-
-
-def _flush_tokens(write: Write, shard: int, buf: list[str]) -> None:
-    payload = '{"traces":[' + ",".join(buf) + "]}"
-    write(f"assets/tokens/{shard}.js", shard_js(f"tok-{shard}", payload))
 
 
 def spool_docs(docs: Sequence[Doc], n: int, terms: BucketSpool) -> None:

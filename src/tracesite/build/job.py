@@ -8,6 +8,7 @@ called the build (the dev server, a notebook).
 from __future__ import annotations
 
 import gc
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -217,7 +218,10 @@ def _trace_fragments(
         for term in note_terms(f"{task.rel}\n{t.meta.model or ''}"):
             words.setdefault(term, -1)
         frag = render_fragments(t, task.options) if task.pages else {}
+        strings = tok.pop("strings", None)
         frag["tok"] = js_json(tok)
+        if strings is not None:  # merged into the token shard's one table by the main process
+            frag["tokt"] = json.dumps(strings, ensure_ascii=False, separators=(",", ":"))
         fragments.append(frag)
         terms.append(words)
         keys.append(tkeys)

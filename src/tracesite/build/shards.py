@@ -12,6 +12,7 @@ import base64
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -99,16 +100,25 @@ def _shared_modes(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def token_columns(trace: Trace, options: HeatmapOptions) -> dict[str, Any]:
-    """The trace's entry in a token shard: ``{cfg, cols}`` from ``render.cells.pack_trace``."""
+    """The trace's entry in a token shard: ``{cfg, cols}`` from ``render.cells.pack_trace``.
+
+    When its string table is all text (no raw bytes kept for the tooltip's hex), the table and
+    the indices into it (``tok``, ``atok``) are left out of ``cols`` and given as ``strings``:
+    ``{"s": [text, ...], "t": b64, "a": b64, "k": suffix}``, for the main process to merge into
+    the shard's one table (:mod:`tracesite.build.tokenshards`)."""
     import json
 
     from tracesite.render.cells import pack_trace
 
+    packed = pack_trace(trace, options, "v")
+    shared = _shared_strings(packed)
     cols: dict[str, object] = {}
     cfg: dict[str, Any] = {}
-    for name, value in pack_trace(trace, options, "v").items():
+    for name, value in packed.items():
         if isinstance(value, str):
             cfg = _shared_modes(json.loads(value))
+        elif shared is not None and name in SHARED_COLUMNS:
+            continue
         elif name == "chv":
             cols.update(honest_f16(value))
         elif name == "sb" and _utf8(value) is not None:
@@ -116,7 +126,45 @@ def token_columns(trace: Trace, options: HeatmapOptions) -> dict[str, Any]:
         else:
             key, enc = encode_array(name, value)
             cols[key] = enc
-    return {"cfg": cfg, "cols": cols}
+    pieces = _text_pieces(trace, packed)
+    if pieces:
+        cfg["pc"] = pieces
+    entry: dict[str, Any] = {"cfg": cfg, "cols": cols}
+    if shared is not None:
+        entry["strings"] = shared
+    return entry
+
+
+def _text_pieces(trace: Trace, packed: dict[str, Any]) -> list[list[Any]]:
+    """``[[position, text], ...]`` where the text view shows other than the token's own text:
+    a character split over tokens goes to the one holding its last byte (``Trace.pieces``),
+    controls show as codes (``render.textview.shown_pieces``). Usually none."""
+    from tracesite.render.textview import shown_pieces
+
+    blob, offsets = bytes(packed["sb"]), packed["so"].tolist()
+    n = int(packed["nent"][0])
+    texts = [blob[a:b].decode("utf-8", "replace") for a, b in pairwise(offsets[: n + 1])]
+    own = [texts[k] for k in packed["tok"].tolist()]
+    shown = shown_pieces(trace)
+    return [[i, s] for i, (s, t) in enumerate(zip(shown, own, strict=True)) if s != t]
+
+
+#: The columns a shard's shared string table replaces (docs/scale.md, token shards).
+SHARED_COLUMNS = frozenset({"tok", "atok", "sb", "so", "nent", "bad"})
+
+
+def _shared_strings(packed: dict[str, Any]) -> dict[str, Any] | None:
+    """The trace's string table as a list of texts with its indices, or None when an entry
+    keeps raw bytes (``bad``) and the trace carries its own table."""
+    if len(packed["bad"]):
+        return None
+    blob, offsets = bytes(packed["sb"]), packed["so"].tolist()
+    try:
+        texts = [blob[a:b].decode("utf-8") for a, b in pairwise(offsets)]
+    except UnicodeDecodeError:
+        return None
+    tok, atok = packed["tok"], packed["atok"]
+    return {"s": texts, "t": b64(tok), "a": b64(atok), "k": _SUFFIX[tok.dtype]}
 
 
 def _utf8(blob: np.ndarray[Any, Any]) -> str | None:

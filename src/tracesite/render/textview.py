@@ -57,6 +57,16 @@ def _pieces(trace: Trace) -> tuple[str, ...]:
     return tuple(out)
 
 
+def shown_pieces(trace: Trace) -> list[str]:
+    """The text of each position as the text view shows it (controls and lone surrogates as
+    their codes): the viewer is given those that differ from the token's own text."""
+    pieces = _pieces(trace)
+    text = "".join(pieces)
+    if not _INVISIBLE.search(text) and not has_surrogates(text):
+        return list(pieces)
+    return [_clean(piece) for piece in pieces]
+
+
 def _p_min(trace: Trace, i: int) -> float:
     lo, hi = int(trace.alt_offsets[i]), int(trace.alt_offsets[i + 1])
     listed = trace.alt_logprobs[lo:hi]

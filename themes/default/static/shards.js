@@ -86,6 +86,22 @@
     return v;
   }
 
+  /** A token shard's traces share one string table ("strings": {sb, so}); a trace that uses it
+   *  has its indices in "st" ({tok, atok}). Each such trace gets the columns heatmap.js reads
+   *  (tok, atok, sb, so, nent, bad) as if the table were its own. */
+  function shareStrings(p) {
+    if (!p || !p.traces || !p.strings) return p;
+    var sb = p.strings.sb, so = p.strings.so, nent = new Int32Array([so.length - 1]);
+    var none = new Int32Array(0);
+    p.traces.forEach(function (t) {
+      if (!t.st) return;
+      t.cols.tok = t.st.tok; t.cols.atok = t.st.atok;
+      t.cols.sb = sb; t.cols.so = so; t.cols.nent = nent; t.cols.bad = none;
+      delete t.st;
+    });
+    return p;
+  }
+
   /** The file of a shard, relative to the site root. */
   function path(name) {
     if (name.slice(0, 4) === "tok-") return "assets/tokens/" + name.slice(4) + ".js";
@@ -117,7 +133,7 @@
         reject(new Error("shard " + name + " is missing (" + s.src + ")"));
       };
       document.head.appendChild(s);
-    }).then(decode);
+    }).then(decode).then(shareStrings);
     p.catch(function () { loaded.delete(name); }); // a failed load may be retried
     loaded.set(name, p);
     return p;

@@ -158,9 +158,11 @@
       var name = "tok-" + meta.token_shards[list[s++]];
       return S.load(root, name).then(function (sh) {
         S.forget(name); // a token shard is big: read once, then let it go
+        var shared = new Map(); // a shard's traces share one string table: match it once
         sh.traces.forEach(function (t) {
           if (mask && !mask[t.i]) return;
-          var entries = matchingEntries(t.cols, key, keyBytes);
+          var entries = shared.get(t.cols.sb);
+          if (!entries) shared.set(t.cols.sb, entries = matchingEntries(t.cols, key, keyBytes));
           if (entries.size) pending = pending.concat(scan(new Trace(t), entries, query));
         });
       });

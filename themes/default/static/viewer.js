@@ -68,10 +68,12 @@
   /** The text view as a trace page has it (tok-N spans coloured by p in tenths), from the
    *  heatmap's own data; blocks of 500 tokens (content-visibility, see heatmap.css). */
   function showText(article, h) {
-    var tsv = el("div", "tsv"), block = null, low = h.cfg.low;
+    var tsv = el("div", "tsv"), block = null, low = h.cfg.low, shown = new Map(h.cfg.pc || []);
     for (var i = 0; i < h.n; i++) {
       if (i % 500 === 0) { block = el("div", "tsv-c"); tsv.append(block); }
-      var p = h.p[i], span = el("span", null, h.str(h.tok[i]));
+      // the page's text where it is not the token's own (a character split over tokens, codes)
+      var text = shown.has(i) ? shown.get(i) : h.str(h.tok[i]);
+      var p = h.p[i], span = el("span", null, text);
       span.id = "tok-" + (h.cfg.off + i + 1);
       span.className = h.sp[i] === 1 ? "sp" : p === p ? "q" + Math.round(p * 10) + (p < low ? " lc" : "") : "qu";
       if (p === p && p < low) span.title = "p=" + p.toFixed(2);
