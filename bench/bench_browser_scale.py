@@ -31,7 +31,9 @@ TARGETS = {  # issue 13.5
     "index first paint": "≤ 1000 ms, ≤ 1 MB",
     "sort over all (p, first)": "≤ 200 ms",
     "sort over all (p, page 2)": "≤ 200 ms",
-    "sort over all (p, page 6)": "≤ 200 ms",
+    "sort over all (p, page 5, by URL)": "≤ 200 ms",
+    "sort over all (p, page 6, by URL)": "≤ 200 ms",
+    "sort over all (p, page 7, next)": "≤ 200 ms",
     "sort over all (reward, first)": "≤ 200 ms",
     "filter over all (tag)": "≤ 200 ms",
     "filter over all (n<300)": "≤ 200 ms",
@@ -160,8 +162,17 @@ def index_rows(browser: Any, site: Path, base: str, meta: dict[str, Any]) -> lis
         rows.append((label, f"{ms:.0f} ms drawn ({order:.0f} ms to the order of all)"))
         if value != "p-asc":
             continue
-        # page 2 is pre-sorted (top-K-P); page 6 is past them: the order of all and cards-K
-        for extra, step in [("page 2", ["next"]), ("page 6", ["hash", "sort=p-asc&page=6"])]:
+        # pages 2-5 are pre-sorted (top-K-P); page 6 is past them: the order of all and
+        # cards-K, opened by its URL (nothing prefetched); page 7 by the next link once page 6's
+        # idle prefetch has loaded its shards
+        for extra, step in [
+            ("page 2", ["next"]),
+            ("page 5, by URL", ["hash", "sort=p-asc&page=5"]),
+            ("page 6, by URL", ["hash", "sort=p-asc&page=6"]),
+            ("page 7, next", ["next"]),
+        ]:
+            if step == ["next"]:
+                page.wait_for_timeout(1000)  # the idle prefetch of the page after the one shown
             ms, order = page.evaluate(TIMED, step)
             rows.append(
                 (f"sort over all (p, {extra})", f"{ms:.0f} ms drawn ({order:.0f} ms to the order)")
