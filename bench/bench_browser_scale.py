@@ -32,8 +32,8 @@ TARGETS = {  # issue 13.5
     "sort over all (p, first)": "≤ 200 ms",
     "sort over all (p, page 2)": "≤ 200 ms",
     "sort over all (p, page 5, by URL)": "≤ 200 ms",
-    "sort over all (p, page 6, by URL)": "≤ 200 ms",
-    "sort over all (p, page 7, next)": "≤ 200 ms",
+    "sort over all (q, page 6, by URL)": "≤ 200 ms",
+    "sort over all (q, page 7, next)": "≤ 200 ms",
     "sort over all (reward, first)": "≤ 200 ms",
     "filter over all (tag)": "≤ 200 ms",
     "filter over all (n<300)": "≤ 200 ms",
@@ -163,19 +163,20 @@ def index_rows(browser: Any, site: Path, base: str, meta: dict[str, Any]) -> lis
         if value != "p-asc":
             continue
         # pages 2-5 are pre-sorted (top-K-P); page 6 is past them: the order of all and
-        # cards-K, opened by its URL (nothing prefetched); page 7 by the next link once page 6's
-        # idle prefetch has loaded its shards
+        # cards-K, opened by its URL in a sort not used before (q: its column not loaded,
+        # nothing prefetched); page 7 by the next link once page 6's idle prefetch has run
         for extra, step in [
-            ("page 2", ["next"]),
-            ("page 5, by URL", ["hash", "sort=p-asc&page=5"]),
-            ("page 6, by URL", ["hash", "sort=p-asc&page=6"]),
-            ("page 7, next", ["next"]),
+            ("p, page 2", ["next"]),
+            ("p, page 5, by URL", ["hash", "sort=p-asc&page=5"]),
+            ("q, page 6, by URL", ["hash", "sort=q-desc&page=6"]),
+            ("q, page 7, next", ["next"]),
         ]:
-            if step == ["next"]:
-                page.wait_for_timeout(1000)  # the idle prefetch of the page after the one shown
+            # a second on the page before the next step, as a reader takes: the idle prefetch
+            # of the page after the one shown has run (it helps "next", not a jump by URL)
+            page.wait_for_timeout(1000)
             ms, order = page.evaluate(TIMED, step)
             rows.append(
-                (f"sort over all (p, {extra})", f"{ms:.0f} ms drawn ({order:.0f} ms to the order)")
+                (f"sort over all ({extra})", f"{ms:.0f} ms drawn ({order:.0f} ms to the order)")
             )
     page.evaluate(TIMED, ["control", "tag-filter", ""])
     page.evaluate(TIMED, ["control", "sort", ""])
@@ -191,9 +192,13 @@ def index_rows(browser: Any, site: Path, base: str, meta: dict[str, Any]) -> lis
 
 
 def viewer_row(browser: Any, site: Path, base: str) -> tuple[str, str]:
-    """Open the last trace (its viewer URL past max_pages, else its page) near its end."""
+    """Open the last trace of the biggest token shard (the most the viewer can load; its viewer
+    URL past max_pages, else its page) near its end."""
     meta = read_shard(site, "meta")
+    shards = sorted((site / "assets" / "tokens").glob("*.js"), key=lambda f: f.stat().st_size)
     last = meta["n"] - 1
+    if shards:
+        last = read_shard(site, f"tok-{shards[-1].stem}")["traces"][-1]["i"]
     card = next(
         c for c in read_shard(site, f"cards-{last // meta['card_shard']}") if c["i"] == last
     )
@@ -228,7 +233,8 @@ def token_key(site: Path) -> str:
 
 
 def read_shard(site: Path, name: str) -> Any:
-    text = (site / "assets/index" / f"{name}.js").read_text(encoding="utf-8")
+    folder = site / ("assets/tokens" if name.startswith("tok-") else "assets/index")
+    text = (folder / f"{name.removeprefix('tok-')}.js").read_text(encoding="utf-8")
     m = re.match(r'\s*window\.TRACESITE_SHARD\(".*?",\s*(.*)\);?\s*$', text, re.S)
     assert m
     return json.loads(m.group(1))

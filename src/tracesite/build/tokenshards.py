@@ -25,8 +25,10 @@ import numpy as np
 from tracesite.build.shards import b64, encode_array
 from tracesite.site.gallery import js_json
 
-#: A token shard is closed once it holds this many bytes (one bigger trace stays whole).
-TOKEN_SHARD_BYTES = 1_000_000
+#: A token shard is closed once it holds this many bytes (one bigger trace stays whole). The
+#: viewer loads one whole shard beside BokehJS (1.27 MB) and ~0.14 MB of page, styles and
+#: scripts: 500 KB keeps a trace opened in any shard under 2 MB; a 1 MB shard made it 2.4 MB.
+TOKEN_SHARD_BYTES = 500_000
 EMPTY_ENTRY = '{"cfg":{},"cols":{}}'
 
 _DTYPES = {"u8": np.uint8, "u16": np.uint16, "u32": np.uint32}
