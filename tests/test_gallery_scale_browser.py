@@ -352,6 +352,26 @@ def test_a_missing_presorted_shard_is_reported(page, built, tmp_path):
     assert page.locator("#count").text_content().startswith("could not load the gallery's data")
 
 
+def test_a_column_that_failed_to_load_is_loaded_again(page, built, tmp_path):
+    """A failed load (a flaky network, or an idle prefetch that failed) is not remembered: the
+    next view that needs the column loads it again."""
+    import shutil
+
+    site, _ = built
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    col = copy / "assets/index/col-n.js"
+    col.rename(col.with_suffix(".gone"))
+    open_index(page, copy.as_uri() + "/")
+    search(page, "n<40")
+    assert page.locator("#count").text_content().startswith("could not load the gallery's data")
+    col.with_suffix(".gone").rename(col)
+    search(page, "n<41")
+    cards = cards_by_id(copy)
+    want = sum(1 for c in cards.values() if c["n"] < 41)
+    assert page.locator("#count").text_content() == f"{want} traces"
+
+
 def test_tag_filter_and_numeric_condition(page, built, site_url):
     site, traces = built
     open_index(page, site_url)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from test_scale_build import decode, share_strings, token_texts
-from tracesite.build.shards import SHARED_COLUMNS, token_columns
+from tracesite.build.shards import SHARED_COLUMNS, token_columns, token_fragments
 from tracesite.build.tokenshards import TokenShards
 from tracesite.core.options import HeatmapOptions
 from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
@@ -25,12 +25,7 @@ _SHARD = re.compile(r'^window\.TRACESITE_SHARD\("([^"]+)",(.*)\);\n$', re.S)
 
 def fragment(trace: Trace) -> dict[str, str]:
     """The token fragments a worker stores for a trace (build/job.py)."""
-    entry = token_columns(trace, HeatmapOptions())
-    strings = entry.pop("strings", None)
-    frag = {"tok": json.dumps(entry, separators=(",", ":"))}
-    if strings is not None:
-        frag["tokt"] = json.dumps(strings, ensure_ascii=False, separators=(",", ":"))
-    return frag
+    return token_fragments(token_columns(trace, HeatmapOptions()))
 
 
 def write_shards(traces: list[Trace], limit: int = 1_000_000) -> tuple[dict[str, str], list[Any]]:
@@ -111,18 +106,81 @@ def test_a_trace_with_raw_bytes_keeps_its_own_table_beside_shared_ones() -> None
     assert token_texts(entries[0]["cols"]) == [" caf", "é"]
 
 
-def test_a_full_shard_closes_and_the_next_starts_its_own_table() -> None:
-    traces = [Trace(tokens=words(s, 400, 5000), logprobs=np.full(400, -0.5)) for s in range(8)]
-    files, places = write_shards(traces, limit=12_000)
-    assert len(files) > 1 and [s for s, _ in places] == sorted(s for s, _ in places)
-    for k in range(len(files)):
-        payload = read(files, k)
-        held = [traces[t["i"]] for t in payload["traces"]]
-        assert len(payload["strings"]["so"]) - 1 == len({w for t in held for w in t.tokens})
-        for t, entry in zip(held, payload["traces"], strict=True):
-            assert token_texts(entry["cols"])[: t.n_tokens] == list(t.tokens)
+def test_a_text_twice_in_a_traces_table_is_one_entry_of_the_shards() -> None:
+    """A trace's table holds distinct (label, bytes) pairs: a chosen token with bytes and the
+    same token as an alternative without are two entries of one text."""
+    first = positions(*[(f" t{k}", f" t{k}".encode(), [f" t{k}"]) for k in range(200)])
+    second = positions((" c", None, []), (" d", None, []))
+    files, _ = write_shards([first, second])
+    payload = read(files, 0)
+    assert len(payload["strings"]["so"]) - 1 == 202  # each text once
+    a, b = payload["traces"]
+    assert token_texts(a["cols"]) == [f" t{k}" for k in range(200)] * 2
+    assert token_texts(b["cols"]) == [" c", " d"]
 
 
-def test_the_same_traces_write_the_same_bytes() -> None:
-    traces = [Trace(tokens=words(s, 200, 100), logprobs=np.full(200, -0.5)) for s in range(4)]
-    assert write_shards(traces)[0] == write_shards(traces)[0]
+def shard_sizes(files: dict[str, str]) -> list[int]:
+    return [len(files[f"assets/tokens/{k}.js"].encode("utf-8")) for k in range(len(files))]
+
+
+def test_full_shards_close_within_the_limit_and_each_reads_its_own_table() -> None:
+    """Traces share most of their texts (as a step's rollouts do), in ASCII and in CJK (six
+    bytes a character once escaped): every shard of several traces stays within the limit."""
+    rng = np.random.default_rng(2)
+    cjk = [chr(0x4E00 + k) + chr(0x4E00 + k + 1) + chr(0x4E00 + k + 2) for k in range(3000)]
+    for vocab in ([f" w{k}" for k in range(3000)], cjk):
+        traces = [
+            Trace(tokens=list(rng.choice(vocab, 400)), logprobs=np.full(400, -0.5))
+            for _ in range(40)
+        ]
+        limit = 60_000
+        files, places = write_shards(traces, limit=limit)
+        assert len(files) > 2 and [s for s, _ in places] == sorted(s for s, _ in places)
+        for k, size in enumerate(shard_sizes(files)):
+            payload = read(files, k)
+            held = [traces[t["i"]] for t in payload["traces"]]
+            assert len(held) > 1 and size <= limit, (k, size, len(held))
+            assert len(payload["strings"]["so"]) - 1 == len({w for t in held for w in t.tokens})
+            for t, entry in zip(held, payload["traces"], strict=True):
+                assert token_texts(entry["cols"])[: t.n_tokens] == list(t.tokens)
+
+
+def test_a_trace_of_no_tokens_alone_in_a_shard_still_has_a_table() -> None:
+    files, _ = write_shards([Trace(tokens=[], logprobs=[])])
+    payload = read(files, 0)
+    assert "strings" in payload
+    assert token_texts(payload["traces"][0]["cols"]) == []
+
+
+_WRITE = """
+import json, sys
+sys.path.insert(0, "tests")
+from test_token_shards import write_shards, words
+from tracesite.model.trace import Trace
+import numpy as np
+traces = [Trace(tokens=words(s, 200, 100), logprobs=np.full(200, -0.5)) for s in range(4)]
+print(json.dumps(write_shards(traces, limit=3000)[0], sort_keys=True))
+"""
+
+
+def test_the_same_traces_write_the_same_bytes_whatever_the_hash_seed() -> None:
+    """Two processes with different string hash seeds (as two builds, or a pool's workers and
+    a Dask cluster's, have) write the same shard bytes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    out = [
+        subprocess.run(
+            [sys.executable, "-c", _WRITE],
+            cwd=repo,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert out[0] == out[1] and len(json.loads(out[0])) > 1

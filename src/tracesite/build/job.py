@@ -8,7 +8,6 @@ called the build (the dev server, a notebook).
 from __future__ import annotations
 
 import gc
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,9 +202,8 @@ def _trace_fragments(
 ) -> tuple[list[dict[str, str]], dict[str, bytes]]:
     """Each trace's fragments (its heatmap and text view when it has a page; its token shard
     entry, ``tok``, always) and the task's spooled terms and token keys (docs/scale.md)."""
-    from tracesite.build.shards import group_by_hash, note_terms, trace_parts
+    from tracesite.build.shards import group_by_hash, note_terms, token_fragments, trace_parts
     from tracesite.render.fragments import render_fragments
-    from tracesite.site.gallery import js_json
 
     fragments: list[dict[str, str]] = []
     terms: list[dict[str, int]] = []
@@ -218,10 +216,7 @@ def _trace_fragments(
         for term in note_terms(f"{task.rel}\n{t.meta.model or ''}"):
             words.setdefault(term, -1)
         frag = render_fragments(t, task.options) if task.pages else {}
-        strings = tok.pop("strings", None)
-        frag["tok"] = js_json(tok)
-        if strings is not None:  # merged into the token shard's one table by the main process
-            frag["tokt"] = json.dumps(strings, ensure_ascii=False, separators=(",", ":"))
+        frag.update(token_fragments(tok))  # tok, and tokt: merged into its shard's one table
         fragments.append(frag)
         terms.append(words)
         keys.append(tkeys)

@@ -149,6 +149,22 @@ def _text_pieces(trace: Trace, packed: dict[str, Any]) -> list[list[Any]]:
     return [[i, s] for i, (s, t) in enumerate(zip(shown, own, strict=True)) if s != t]
 
 
+def token_fragments(entry: dict[str, Any]) -> dict[str, str]:
+    """A trace's :func:`token_columns` as the fragments its cache entry keeps: ``tok`` (the
+    entry as it goes into the shard, escaped for a script) and, when its table is shared,
+    ``tokt`` (the table for :mod:`tracesite.build.tokenshards` to merge; never in the site)."""
+    import json
+
+    from tracesite.site.gallery import js_json
+
+    entry = dict(entry)
+    strings = entry.pop("strings", None)
+    frag = {"tok": js_json(entry)}
+    if strings is not None:
+        frag["tokt"] = json.dumps(strings, ensure_ascii=False, separators=(",", ":"))
+    return frag
+
+
 #: The columns a shard's shared string table replaces (docs/scale.md, token shards).
 SHARED_COLUMNS = frozenset({"tok", "atok", "sb", "so", "nent", "bad"})
 

@@ -30,6 +30,8 @@ from tracesite.site.gallery import js_json
 #: scripts: 500 KB keeps a trace opened in any shard under 2 MB; a 1 MB shard made it 2.4 MB.
 TOKEN_SHARD_BYTES = 500_000
 EMPTY_ENTRY = '{"cfg":{},"cols":{}}'
+#: The bytes of a shard file around its entries: the call, the shard's name, ``{"traces":[``.
+_FRAME = 64
 
 _DTYPES = {"u8": np.uint8, "u16": np.uint16, "u32": np.uint32}
 
@@ -41,43 +43,76 @@ def _smallest_uint(top: int) -> type[np.unsignedinteger[Any]]:
 
 
 class TokenShards:
-    """Writes ``assets/tokens/<k>.js`` as traces are added in id order."""
+    """Writes ``assets/tokens/<k>.js`` as traces are added in id order.
+
+    A shard's size is counted as it will be written: its entries, and its table as
+    :func:`_table_json` writes it (the shorter of escaped text and base64, and the offsets at
+    their width). A trace that would take the shard past the limit is taken back out of the
+    table and starts the next shard."""
 
     def __init__(self, write: Write, limit: int = TOKEN_SHARD_BYTES) -> None:
         self._write = write
         self._limit = limit
         self.shard = 0
+        self._start()
+
+    def _start(self) -> None:
         self._buf: list[str] = []
         self._size = 0
+        self._shared = False  # a trace of the shard reads the shard's table
         self._table: dict[str, int] = {}
-        self._table_bytes = 0
+        self._escaped = 0  # the table's texts as js_json writes them, quotes left out
+        self._bytes = 0  # their UTF-8
 
     def add(self, i: int, frag: dict[str, str]) -> tuple[int, int]:
         """Trace ``i``'s entry from its fragments; returns its ``(shard, slot)``."""
         entry = frag.get("tok", EMPTY_ENTRY)
         strings = frag.get("tokt")
-        table = json.loads(strings) if strings is not None else None
-        guess = len(entry) + (len(strings) if strings is not None else 0)
-        if self._buf and self._size + self._table_bytes + guess > self._limit:
-            self.flush()
-        slot = len(self._buf)
-        if table is None:
-            self._buf.append(f'{{"i":{i},{entry[1:]}')
-            self._size += len(entry)
+        if strings is None:
+            line = f'{{"i":{i},{entry[1:]}'
+            if self._buf and not self._fits(line):
+                self._flush()
         else:
-            own = self._merge(table)
-            self._buf.append(f'{{"i":{i},"st":{{{own}}},{entry[1:]}')
-            self._size += len(entry) + len(own)
-        return self.shard, slot
+            table = json.loads(strings)
+            added, own = self._merge(table)
+            line = f'{{"i":{i},"st":{{{own}}},{entry[1:]}'
+            if self._buf and not self._fits(line):
+                self._unmerge(added)
+                self._flush()
+                added, own = self._merge(table)
+                line = f'{{"i":{i},"st":{{{own}}},{entry[1:]}'
+            self._shared = True
+        self._buf.append(line)
+        self._size += len(line) + 1  # and its comma
+        return self.shard, len(self._buf) - 1
 
-    def _merge(self, table: dict[str, Any]) -> str:
-        """The trace's ``tok`` and ``atok`` as indices into the shard's table (grown by the
-        trace's new texts), as the ``st`` object's members."""
-        texts: list[str] = table["s"]  # the trace's own table: each text once
+    def _fits(self, line: str) -> bool:
+        """Whether the shard with ``line`` added (and its table as it is now) stays within the
+        limit: the entries, their commas, the table, the call around them."""
+        return self._size + len(line) + 1 + self._table_size() + _FRAME <= self._limit
+
+    def _table_size(self) -> int:
+        """The bytes :func:`_table_json` will write for the table as it is now."""
+        if not self._table:
+            return 0
+        sb = min(self._escaped, -(-self._bytes * 4 // 3) + 2)
+        width = 1 if self._bytes < 2**8 else 2 if self._bytes < 2**16 else 4
+        return sb + -(-(len(self._table) + 1) * width * 4 // 3) + 4 * 3 + 40
+
+    def _merge(self, table: dict[str, Any]) -> tuple[list[str], str]:
+        """Grow the shard's table by the trace's new texts; returns them, and the trace's
+        ``tok`` and ``atok`` as indices into the table, as the ``st`` object's members.
+
+        A trace's table holds distinct (label, bytes) pairs, so a text may come twice (a
+        chosen token with bytes, the same token as an alternative without): it is added once
+        and both entries point at it."""
+        texts: list[str] = table["s"]
         index = self._table
-        added = list(filterfalse(index.__contains__, texts))
+        added = list(dict.fromkeys(filterfalse(index.__contains__, texts)))
         index.update(zip(added, count(len(index))))
-        self._table_bytes += sum(map(len, added)) + 3 * len(added)
+        if added:
+            self._escaped += len(js_json(added)) - 3 * len(added) - 1
+            self._bytes += len("".join(added).encode("utf-8"))
         kind = _DTYPES[table["k"]]
         tok = np.frombuffer(base64.b64decode(table["t"]), dtype=kind)
         atok = np.frombuffer(base64.b64decode(table["a"]), dtype=kind)
@@ -92,21 +127,32 @@ class TokenShards:
             encode_array("tok", remap[tok].astype(out)),
             encode_array("atok", remap[atok].astype(out)),
         ]
-        return ",".join(f"{js_json(k)}:{js_json(v)}" for k, v in parts)
+        return added, ",".join(f"{js_json(k)}:{js_json(v)}" for k, v in parts)
+
+    def _unmerge(self, added: list[str]) -> None:
+        """Take a trace's new texts back out of the table (the last ones added)."""
+        for text in added:
+            del self._table[text]
+        if added:
+            self._escaped -= len(js_json(added)) - 3 * len(added) - 1
+            self._bytes -= len("".join(added).encode("utf-8"))
 
     def flush(self) -> None:
-        """Write the open shard (if it holds a trace) and start the next."""
+        """Write the open shard (if it holds a trace)."""
+        self._flush()
+
+    def _flush(self) -> None:
         if not self._buf:
             return
         body = '{"traces":[' + ",".join(self._buf) + "]"
-        if self._table:
+        if self._shared:  # even when empty: a trace with "st" reads the shard's table
             body += ',"strings":' + _table_json(list(self._table))
         name = f"tok-{self.shard}"
         self._write(
             f"assets/tokens/{self.shard}.js", f"window.TRACESITE_SHARD({js_json(name)},{body}}});\n"
         )
         self.shard += 1
-        self._buf, self._size, self._table, self._table_bytes = [], 0, {}, 0
+        self._start()
 
 
 def _table_json(texts: list[str]) -> str:

@@ -101,6 +101,7 @@
     var hit = cache.col.get(field);
     if (!hit) {
       hit = S.load(ROOT, "col-" + field).then(function (c) { return c.v; });
+      hit.catch(function () { cache.col.delete(field); }); // a failed load is tried again
       cache.col.set(field, hit);
     }
     return hit;
@@ -116,6 +117,7 @@
     else if (key === "title") {
       hit = S.load(ROOT, "ord-title").then(function (o) { return dir > 0 ? o.ids : o.ids.slice().reverse(); });
     } else hit = column(key === "date" ? "d" : key).then(function (v) { return argsort(v, dir); });
+    hit.catch(function () { cache.order.delete(spec); });
     cache.order.set(spec, hit);
     return hit;
   }
@@ -409,7 +411,7 @@
       drawPager(st, N);
       showCount(N, 0);
       done();
-      prefetchNext(st, null);
+      prefetchNext(st, null, mine);
     }) : Promise.all([order(st.sort), filters(st, query), textHits(query.words)]).then(function (r) {
       if (mine !== generation) return null;
       var ids = select(r[0], r[1], r[2]);
@@ -425,7 +427,7 @@
         showCount(ids.length, docs);
         if (query.token) runTokens(query, r[1]);
         done();
-        prefetchNext(st, ids);
+        prefetchNext(st, ids, mine);
       });
     });
     return view.catch(function (err) {
@@ -445,8 +447,9 @@
   /** Once a page is drawn, load what its next page needs while the browser is idle, so the
    *  pager's "next" draws from loaded shards: the next pre-sorted shard, or the next page's
    *  cards-K (the order of all computed first when the view came from a pre-sorted shard). */
-  function prefetchNext(st, ids) {
-    var mine = generation, next = st.page + 1, size = meta.page_size;
+  function prefetchNext(st, ids, mine) {
+    if (mine !== generation) return; // a newer view began while this one was finishing
+    var next = st.page + 1, size = meta.page_size;
     var later = window.requestIdleCallback || function (f) { return setTimeout(f, 50); };
     later(function () {
       if (mine !== generation) return;
