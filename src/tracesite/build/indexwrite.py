@@ -18,7 +18,7 @@ import numpy as np
 
 from tracesite.build.cache import load_whole
 from tracesite.build.postings import BucketSpool
-from tracesite.build.shards import b64, group_by_hash, note_terms
+from tracesite.build.shards import b64, group_by_hash, note_terms, shard_js
 from tracesite.build.spool import CardSpool
 from tracesite.build.tokenshards import TokenShards
 from tracesite.site.gallery import js_json
@@ -74,10 +74,6 @@ class Placed:
 
     def viewer_url(self, i: int) -> str:
         return f"{VIEWER_URL}?t={int(self.shard[i])}.{int(self.slot[i])}"
-
-
-def shard_js(name: str, payload: str) -> str:
-    return f"window.TRACESITE_SHARD({js_json(name)},{payload});\n"
 
 
 def place(tasks: Sequence[IndexTask], counts: dict[int, int]) -> Placed:

@@ -30,7 +30,7 @@ F16_SMALLEST = 2.0**-14
 #: The most values of a trace (as a fraction) kept as float32 exceptions to a float16 ``chv``.
 MAX_EXCEPTIONS = 0.05
 _WORD = re.compile(r"[^\W]+")  # Python's \w: letters, digits, underscore (and marks)
-_SUFFIX = {
+_SUFFIX: dict[np.dtype[Any], str] = {
     np.dtype(np.float64): "f64",
     np.dtype(np.float32): "f32",
     np.dtype(np.float16): "f16",
@@ -111,7 +111,8 @@ def token_columns(trace: Trace, options: HeatmapOptions) -> dict[str, Any]:
     from tracesite.render.cells import pack_trace
 
     packed = pack_trace(trace, options, "v")
-    shared = _shared_strings(packed)
+    texts = _entry_texts(packed)
+    shared = None if len(packed["bad"]) else _shared_strings(packed, texts)
     cols: dict[str, object] = {}
     cfg: dict[str, Any] = {}
     for name, value in packed.items():
@@ -121,12 +122,12 @@ def token_columns(trace: Trace, options: HeatmapOptions) -> dict[str, Any]:
             continue
         elif name == "chv":
             cols.update(honest_f16(value))
-        elif name == "sb" and _utf8(value) is not None:
-            cols["sb:utf8"] = _utf8(value)  # the string table as text: a third under base64
+        elif name == "sb" and (utf8 := _utf8(value)) is not None:
+            cols["sb:utf8"] = utf8  # the string table as text: a third under base64
         else:
             key, enc = encode_array(name, value)
             cols[key] = enc
-    pieces = _text_pieces(trace, packed)
+    pieces = _text_pieces(trace, packed, texts)
     if pieces:
         cfg["pc"] = pieces
     entry: dict[str, Any] = {"cfg": cfg, "cols": cols}
@@ -135,16 +136,21 @@ def token_columns(trace: Trace, options: HeatmapOptions) -> dict[str, Any]:
     return entry
 
 
-def _text_pieces(trace: Trace, packed: dict[str, Any]) -> list[list[Any]]:
+def _entry_texts(packed: dict[str, Any]) -> list[str]:
+    """The texts of the string table's entries (``render.cells`` writes each as UTF-8; the raw
+    bytes of ``bad`` entries follow them and are left out)."""
+    blob, offsets = bytes(packed["sb"]), packed["so"].tolist()
+    n = int(packed["nent"][0])
+    return [blob[a:b].decode("utf-8") for a, b in pairwise(offsets[: n + 1])]
+
+
+def _text_pieces(trace: Trace, packed: dict[str, Any], texts: list[str]) -> list[list[Any]]:
     """``[[position, text], ...]`` where the text view shows other than the token's own text:
     a character split over tokens goes to the one holding its last byte (``Trace.pieces``),
     controls show as codes (``render.textview.shown_pieces``). Usually none."""
     from tracesite.render.textview import shown_pieces
 
-    blob, offsets = bytes(packed["sb"]), packed["so"].tolist()
-    n = int(packed["nent"][0])
-    texts = [blob[a:b].decode("utf-8", "replace") for a, b in pairwise(offsets[: n + 1])]
-    own = [texts[k] for k in packed["tok"].tolist()]
+    own = map(texts.__getitem__, packed["tok"].tolist())
     shown = shown_pieces(trace)
     return [[i, s] for i, (s, t) in enumerate(zip(shown, own, strict=True)) if s != t]
 
@@ -167,18 +173,20 @@ def token_fragments(entry: dict[str, Any]) -> dict[str, str]:
 
 #: The columns a shard's shared string table replaces (docs/scale.md, token shards).
 SHARED_COLUMNS = frozenset({"tok", "atok", "sb", "so", "nent", "bad"})
+#: Typed-array suffixes (``"u16"``) to their dtypes.
+DTYPES: dict[str, np.dtype[Any]] = {suffix: dtype for dtype, suffix in _SUFFIX.items()}
 
 
-def _shared_strings(packed: dict[str, Any]) -> dict[str, Any] | None:
-    """The trace's string table as a list of texts with its indices, or None when an entry
-    keeps raw bytes (``bad``) and the trace carries its own table."""
-    if len(packed["bad"]):
-        return None
-    blob, offsets = bytes(packed["sb"]), packed["so"].tolist()
-    try:
-        texts = [blob[a:b].decode("utf-8") for a, b in pairwise(offsets)]
-    except UnicodeDecodeError:
-        return None
+def shard_js(name: str, payload: str) -> str:
+    """A shard file: the call that hands ``payload`` (JSON) to the loader under ``name``."""
+    from tracesite.site.gallery import js_json
+
+    return f"window.TRACESITE_SHARD({js_json(name)},{payload});\n"
+
+
+def _shared_strings(packed: dict[str, Any], texts: list[str]) -> dict[str, Any]:
+    """The trace's string table as its list of texts with the indices into it (a trace whose
+    entries keep raw bytes, ``bad``, carries its own table instead)."""
     tok, atok = packed["tok"], packed["atok"]
     return {"s": texts, "t": b64(tok), "a": b64(atok), "k": _SUFFIX[tok.dtype]}
 

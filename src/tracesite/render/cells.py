@@ -96,7 +96,7 @@ def layout_for(trace: Trace, options: HeatmapOptions) -> Layout:
     return Layout(columns, max(0, min(options.alternatives, most)), -(-trace.n_tokens // columns))
 
 
-def _smallest_uint(max_value: int) -> type[np.unsignedinteger[Any]]:
+def smallest_uint(max_value: int) -> type[np.unsignedinteger[Any]]:
     if max_value < 2**8:
         return np.uint8
     if max_value < 2**16:
@@ -136,11 +136,11 @@ def _string_table(trace: Trace) -> tuple[AnyArray, AnyArray, dict[str, AnyArray]
     np.cumsum([len(c) for c in chunks], out=offsets[1:])
     arrays = {
         "sb": np.frombuffer(blob, dtype=np.uint8).copy(),
-        "so": offsets.astype(_smallest_uint(int(offsets[-1]))),
+        "so": offsets.astype(smallest_uint(int(offsets[-1]))),
         "bad": np.array([e for e, _ in raw], dtype=np.int32),
         "nent": np.array([n_entries], dtype=np.int32),
     }
-    idx_type = _smallest_uint(len(chunks))
+    idx_type = smallest_uint(len(chunks))
     return table.chosen.astype(idx_type), table.alts.astype(idx_type), arrays
 
 
@@ -168,7 +168,7 @@ def pack_trace(
         "lpo": lp[~matched].astype(np.float32),  # NaN = unknown, -inf = exactly zero
         "lpdi": differs.astype(np.int32),
         "lpdv": lp[differs].astype(np.float32),
-        "nalt": nalt.astype(_smallest_uint(max_alts)),
+        "nalt": nalt.astype(smallest_uint(max_alts)),
         "ci": local.astype(np.int8 if max_alts < 128 else np.int32),
         "sp": trace.special.astype(np.uint8),
         "atok": atok,

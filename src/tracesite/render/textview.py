@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from html import escape
 from itertools import repeat
@@ -74,13 +75,10 @@ def _p_min(trace: Trace, i: int) -> float:
     return math.exp(float(known.min())) if len(known) else math.nan
 
 
-def _escaped(pieces: tuple[str, ...]) -> list[str]:
-    """Each piece cleaned and escaped. A clean text (the usual case) is escaped in one pass:
-    joined with NUL, which it cannot hold, escaped, split. Otherwise piece by piece."""
-    text = "".join(pieces)
-    if not pieces or _INVISIBLE.search(text) or has_surrogates(text):
-        return [escape(_clean(piece), quote=False) for piece in pieces]
-    return escape("\0".join(pieces), quote=False).split("\0")
+def _escaped(pieces: list[str]) -> list[str]:
+    """Each piece of :func:`shown_pieces` (controls already codes, so no NUL) escaped in one
+    pass: joined with NUL, escaped, split."""
+    return escape("\0".join(pieces), quote=False).split("\0") if pieces else []
 
 
 def _classes(trace: Trace, options: HeatmapOptions) -> tuple[list[str], dict[int, str]]:
@@ -115,7 +113,7 @@ def _classes(trace: Trace, options: HeatmapOptions) -> tuple[list[str], dict[int
     return classes, titles
 
 
-def _block_ends(pieces: tuple[str, ...]) -> list[int]:
+def _block_ends(pieces: Sequence[str]) -> list[int]:
     """The positions after which a text-view block ends: the first newline-ending piece once a
     block holds :data:`CHUNK` tokens, or after ``8 * CHUNK`` tokens; never after the last."""
     ends_line = np.flatnonzero(list(map(str.endswith, pieces, repeat("\n"))))
@@ -146,7 +144,7 @@ def render_text_view(trace: Trace, options: HeatmapOptions) -> str:
     100 B/token). The heatmap's hover has every number. The id and class are unquoted where
     they can be (valid HTML without spaces), saving 4 of ~50 bytes a token.
     """
-    pieces = _pieces(trace)
+    pieces = shown_pieces(trace)
     classes, titles = _classes(trace, options)
     for i, title in titles.items():
         classes[i] += f' title="{title}"'
