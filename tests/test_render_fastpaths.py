@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracesite.model.trace import Candidate, Position, Trace, TraceMeta
-from tracesite.render.textview import CHUNK, _block_ends, _clean, _escaped
+from tracesite.render.textview import CHUNK, _block_ends, _clean, _escaped, _pieces, shown_pieces
 
 LABELS = ["a", " b", "<|end|>", "\n", "é", "\ud800", "\x00", "&<>", "\u202e", "x\n"]
 RAW: list[bytes | None] = [None, b"a", b" b", b"\xf0\x9f", b"<|end|>", b"\n", b""]
@@ -104,7 +104,16 @@ def test_pieces_of_a_text_cut_anywhere_match_incremental_decoding(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.sampled_from([*LABELS, "&", "q", "\udc00", "\x7f"])).map("".join)))
 def test_text_view_escapes_like_one_piece_at_a_time(pieces: list[str]) -> None:
-    assert _escaped(tuple(pieces)) == [escape(_clean(p), quote=False) for p in pieces]
+    shown = [_clean(p) for p in pieces]  # what shown_pieces() hands to _escaped()
+    assert _escaped(shown) == [escape(p, quote=False) for p in shown]
+
+
+@settings(max_examples=300, deadline=None)
+@given(traces())
+def test_shown_pieces_are_each_piece_cleaned(t: Trace) -> None:
+    # shown_pieces() skips the per-piece pass when nothing needs a code; it must still give
+    # every control, bidi override and lone surrogate as its code
+    assert shown_pieces(t) == [_clean(p) for p in _pieces(t)]
 
 
 @settings(max_examples=200, deadline=None)
